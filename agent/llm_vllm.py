@@ -1,0 +1,53 @@
+"""The LLM interface over any OpenAI-compatible vLLM server, through langchain-openai."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+
+from agent.llm import LLM, LLMUnavailableError, Message, RawCompletion
+
+_LANGCHAIN_TYPES = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+
+
+class VllmLLM(LLM):
+    """Sends the schema as ``response_format=json_schema``; vLLM enforces it with xgrammar."""
+
+    def __init__(
+        self, base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 30.0, context_tokens: int = 4096
+    ):
+        self.model_id = model
+        self.context_tokens = context_tokens
+        self._chat = ChatOpenAI(
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            timeout=timeout_s,
+            max_retries=0,
+            temperature=0.0,
+        )
+
+    def _complete(
+        self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int
+    ) -> RawCompletion:
+        response_format = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
+        bound = self._chat.bind(response_format=response_format, max_tokens=max_tokens)
+        try:
+            reply = bound.invoke(_to_langchain(messages))
+        except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as error:
+            raise LLMUnavailableError(f"LLM server at {self._chat.openai_api_base} failed: {error}") from error
+        usage = reply.usage_metadata or {}
+        return RawCompletion(
+            text=str(reply.content),
+            finish_reason=reply.response_metadata.get("finish_reason") or "stop",
+            prompt_tokens=usage.get("input_tokens"),
+            completion_tokens=usage.get("output_tokens"),
+        )
+
+
+def _to_langchain(messages: Sequence[Message]) -> list[BaseMessage]:
+    return [_LANGCHAIN_TYPES[m.role](content=m.content) for m in messages]

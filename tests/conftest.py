@@ -1,0 +1,23 @@
+"""Shared fixtures. Unit tests never reach a real LLM: they get the scripted fake."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.llm_fake import ScriptedLLM
+from serving.offline import OFFLINE_ENV
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline_environment():
+    """The same offline hygiene the entry points apply, for every test."""
+    patcher = pytest.MonkeyPatch()
+    for key, value in OFFLINE_ENV.items():
+        patcher.setenv(key, value)
+    yield
+    patcher.undo()
+
+
+@pytest.fixture
+def scripted_llm() -> ScriptedLLM:
+    return ScriptedLLM()
