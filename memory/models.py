@@ -7,7 +7,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 CATEGORY_SEPARATOR = ">"
 KNOWN_ACTIONS = ("view", "click", "like", "rate", "purchase", "dislike", "skip")
@@ -22,15 +22,20 @@ def to_utc(value: Any) -> datetime:
         if not math.isfinite(value) or value < 0:
             raise ValueError("epoch timestamp must be a finite, non-negative number")
         seconds = value / 1000.0 if value > _EPOCH_MS_THRESHOLD else float(value)
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError) as error:  # beyond year 9999 / time_t
+            raise ValueError(f"epoch timestamp {value!r} is out of range") from error
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
         text = value.strip()
         if text.lstrip("-").replace(".", "", 1).isdigit():
             return to_utc(float(text))
+        if text.endswith(("z", "Z")):
+            text = text[:-1] + "+00:00"
         try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(text)
         except ValueError as error:
             raise ValueError(f"timestamp {value!r} is not ISO-8601 (e.g. 2024-05-01T12:00:00Z)") from error
     else:
@@ -93,7 +98,9 @@ class Event(BaseModel):
     user: str = Field(min_length=1, max_length=256)
     item: str = Field(min_length=1, max_length=256)
     action: str = Field(description=f"One of {', '.join(KNOWN_ACTIONS)}.")
-    value: float | None = Field(default=None, description="The rating, for action 'rate'.")
+    value: float | None = Field(
+        default=None, validate_default=True, description="The rating, for action 'rate'; finite when given."
+    )
     timestamp: datetime = Field(description="ISO-8601 with a zone, or epoch seconds; stored in UTC.")
 
     @field_validator("timestamp", mode="before")
@@ -109,6 +116,27 @@ class Event(BaseModel):
             raise ValueError(f"unknown action {action!r}; use one of: {', '.join(KNOWN_ACTIONS)}")
         return action
 
+    @field_validator("id")
+    @classmethod
+    def _strip_event_id(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_boolean_value(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("value must be a number, not a boolean")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _finite_rating(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("value must be a finite number")
+        if value is None and info.data.get("action") == "rate":
+            raise ValueError("action 'rate' needs a numeric 'value' (the rating)")
+        return value
+
     @field_validator("user", "item")
     @classmethod
     def _strip_ids(cls, value: str) -> str:
@@ -118,10 +146,7 @@ class Event(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _rating_and_id(self) -> Event:
-        if self.action == "rate":
-            if self.value is None or not math.isfinite(self.value):
-                raise ValueError("action 'rate' needs a finite numeric 'value' (the rating)")
+    def _derive_id(self) -> Event:
         if not self.id:
             key = f"{self.user}\x1f{self.item}\x1f{self.action}\x1f{self.value}\x1f{self.timestamp.isoformat()}"
             object.__setattr__(self, "id", "e-" + hashlib.sha1(key.encode()).hexdigest()[:20])
