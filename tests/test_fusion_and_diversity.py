@@ -1,0 +1,63 @@
+"""Score fusion and diversification: orders, ties, floors, caps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.diversity import intra_list_diversity, mmr
+from agent.fusion import fuse, zscores
+
+
+def test_zscores_standardise_and_constant_sources_are_silent():
+    standardised = zscores({"a": 1.0, "b": 2.0, "c": 3.0})
+    assert standardised["a"] == pytest.approx(-1.2247, abs=1e-4) and standardised["b"] == pytest.approx(0.0)
+    assert zscores({"a": 5.0, "b": 5.0}) == {"a": 0.0, "b": 0.0}
+
+
+def test_fusion_weights_decide_between_disagreeing_sources():
+    per_source = {"sequential": {"a": 3.0, "b": 2.0, "c": 1.0}, "knn": {"a": 0.1, "b": 0.2, "c": 0.9}}
+    assert [i for i, _ in fuse(per_source, {"sequential": 1.0, "knn": 0.2})][0] == "a"
+    assert [i for i, _ in fuse(per_source, {"sequential": 0.2, "knn": 1.0})][0] == "c"
+
+
+def test_unscored_candidate_gets_the_source_floor_not_the_mean():
+    per_source = {"sequential": {"a": 1.0, "b": 3.0}, "popularity": {"a": 1.0, "b": 1.0, "c": 2.0}}
+    order = fuse(per_source, {"sequential": 1.0, "popularity": 0.1})
+    assert [item for item, _ in order] == ["b", "c", "a"]
+    scores = dict(order)
+    assert scores["c"] == pytest.approx(-1.0 + 0.1 * 1.41421, abs=1e-4), "floor of sequential plus popularity"
+
+
+def test_zero_weight_source_changes_nothing_and_ties_break_by_id():
+    order = fuse({"llm": {"b": 9.0, "a": 0.0}, "knn": {"a": 1.0, "b": 1.0}}, {"llm": 0.0, "knn": 1.0})
+    assert [item for item, _ in order] == ["a", "b"]
+
+
+VECTORS = {
+    "space1": np.array([1.0, 0.0, 0.0]),
+    "space2": np.array([0.99, 0.1, 0.0]),
+    "comedy": np.array([0.0, 1.0, 0.0]),
+    "drama": np.array([0.0, 0.0, 1.0]),
+}
+RANKED = [("space1", 1.0), ("space2", 0.95), ("comedy", 0.6), ("drama", 0.5)]
+
+
+def test_mmr_with_lambda_one_keeps_relevance_order():
+    assert mmr(RANKED, VECTORS, 3, lambda_=1.0) == ["space1", "space2", "comedy"]
+
+
+def test_mmr_pushes_near_duplicates_down():
+    picked = mmr(RANKED, VECTORS, 3, lambda_=0.5)
+    assert picked[0] == "space1" and "space2" not in picked[:2]
+
+
+def test_group_cap_limits_one_interest():
+    groups = {"space1": "t:sci-fi", "space2": "t:sci-fi", "comedy": "t:comedy", "drama": "t:drama"}
+    assert mmr(RANKED, VECTORS, 4, lambda_=1.0, group_of=groups, max_per_group=1) == ["space1", "comedy", "drama"]
+
+
+def test_intra_list_diversity_orders_lists():
+    similar = intra_list_diversity(["space1", "space2"], VECTORS)
+    varied = intra_list_diversity(["space1", "comedy", "drama"], VECTORS)
+    assert 0 <= similar < 0.05 and varied == pytest.approx(1.0)
