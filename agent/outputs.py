@@ -25,4 +25,38 @@ class RerankOutput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    items: list[RankedItem] = Field(min_length=1, max_length=10)
+    items: list[RankedItem] = Field(min_length=1, max_length=5)
+
+
+class PredictedShift(BaseModel):
+    """Where the person's interest is heading next."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_interest: Choice("interests", "Interest the person is moving away from.")  # type: ignore[valid-type]
+    to_interest: Choice("interests", "Interest the person is moving towards.")  # type: ignore[valid-type]
+    confidence: float = Field(ge=0.0, le=1.0, description="0 = a guess, 1 = certain.")
+    rationale: str = Field(max_length=200, description="One sentence citing the trend that supports it.")
+
+
+class InterestProfile(BaseModel):
+    """A short textual profile, the interests it rests on, and the predicted next shift."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = Field(max_length=300, description="Two sentences on what the person likes now.")
+    long_term: list[Choice("interests")] = Field(max_length=4, description="Lasting interests, strongest first.")  # type: ignore[valid-type]
+    short_term: list[Choice("interests")] = Field(max_length=3, description="Recent interests.")  # type: ignore[valid-type]
+    shift: PredictedShift
+
+
+class ItemExplanation(BaseModel):
+    """Why one recommended item fits, grounded in the person's own events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=REASON_MAX_CHARS, description="One sentence naming a past item it resembles.")
+    evidence: list[Choice("events", "Label of one of the listed past events.")] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=2
+    )
+    interest: Choice("interests", "Label of the interest it serves.")  # type: ignore[valid-type]

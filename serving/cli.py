@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,22 +29,61 @@ def _settings() -> Settings:
 @app.command("prepare-model")
 def prepare_model() -> None:
     """Convert the packaged SmolLM2 GGUF to safetensors once (skipped when already done)."""
-    from serving.model_convert import ensure_model
+    from serving.model_convert import ModelPrepareError, ensure_model
 
     settings = _settings()
-    path = ensure_model(settings)
+    try:
+        path = ensure_model(settings)
+    except ModelPrepareError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
     typer.echo(f"model ready: {path}")
 
 
 @app.command("llm-serve")
 def llm_serve() -> None:
     """Run the embedded vLLM CPU server in the foreground until Ctrl-C."""
-    from serving.llm_server import EmbeddedLLMServer
+    from serving.llm_server import EmbeddedLLMServer, LLMServerError
 
     settings = _settings()
-    with EmbeddedLLMServer(settings) as server:
-        typer.echo(f"vLLM ready at {server.base_url} serving {settings.llm.model}; Ctrl-C stops it")
-        server.wait()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwinds the with-block, which stops vLLM
+    try:
+        with EmbeddedLLMServer(settings) as server:
+            typer.echo(f"vLLM ready at {server.base_url} serving {settings.llm.model}; Ctrl-C stops it")
+            code = server.wait()
+    except LLMServerError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"vLLM exited on its own with code {code}; see {server.log_path}", err=True)
+    raise typer.Exit(1)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+class MovieLensDataset(str, Enum):
+    ML_100K = "ml-100k"
+    ML_1M = "ml-1m"
+
+
+@app.command("train-sequential")
+def train_sequential_command(
+    dataset: Annotated[MovieLensDataset, typer.Option(help="MovieLens set to train on.")] = MovieLensDataset.ML_1M,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")] = None,
+    threads: Annotated[
+        int, typer.Option(min=1, help="torch threads while training; use 1 when other processes hold the cores.")
+    ] = 2,
+) -> None:
+    """Train the SASRec ranker (leave-one-out split, best validation NDCG@10 epoch kept) and save it."""
+    from agent.sequential_training import train_movielens
+
+    settings = _settings()
+    overrides: dict[str, object] = {"threads": threads} | ({"epochs": epochs} if epochs else {})
+    summary = train_movielens(dataset.value, settings.data_dir / "models", overrides, echo=typer.echo)
+    test = "  ".join(f"{name} {value:.4f}" for name, value in summary.test.items())
+    typer.echo(f"best epoch {summary.best_epoch}; test {test}; trained in {summary.seconds:.0f} s")
+    typer.echo(f"saved {summary.path}")
 
 
 @bench_app.command("llm")

@@ -8,6 +8,7 @@ read at import time: call :func:`load_settings` where the program starts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,10 @@ class EmbeddedServerSettings(BaseModel):
     kv_cache_gb: int = Field(default=2, ge=1)
     enforce_eager: bool = Field(default=True, description="~22 s start-up instead of 60-100 s, ~10% less throughput.")
     startup_timeout_s: float = Field(default=240.0, gt=0)
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
+        default="float32",
+        description="Weights' dtype in vLLM. float32: CPUs without AVX512-BF16 (AVX2 only) run bf16 ~3x slower.",
+    )
 
 
 class MemorySettings(BaseModel):
@@ -77,6 +82,25 @@ class MemorySettings(BaseModel):
     long_term_half_life_s: float = Field(default=180 * 86400.0, gt=0, description="Long-term decay in time.")
     trajectory_bucket_s: float = Field(default=7 * 86400.0, gt=0, description="Width of one trajectory bucket.")
     subtopics_per_topic: int = Field(default=4, ge=1, description="Clusters inside a flat topic.")
+    min_items_per_subtopic: int = Field(default=5, ge=1, description="Fewer clusters when a flat topic is small.")
+    cluster_seed: int = Field(default=0, description="Seed of the subtopic k-means: same catalog, same subtopics.")
+    short_term_window_events: int = Field(
+        default=200, ge=1, description="Latest events kept for short-term interests (older ones weigh ~0)."
+    )
+    session_items_kept: int = Field(default=6, ge=1, description="Latest items kept per session for summaries.")
+    trend_threshold: float = Field(
+        default=0.05, ge=0, description="Share points a trend must pass to count as rising or fading."
+    )
+    trajectory_points: int = Field(default=26, ge=2, description="Latest trajectory buckets shown per interest.")
+    summary_token_budget: int = Field(default=1000, ge=50, description="Default token budget of a summary.")
+    ingest_batch_size: int = Field(default=5000, ge=1, le=5000, description="Events per all-or-nothing batch.")
+    user_cache_size: int = Field(default=2048, ge=1, description="Users whose interest state stays in memory.")
+    state_checkpoint_events: int = Field(
+        default=32,
+        ge=1,
+        description="Online events per user between writes of the derived rows (1: every event). The events "
+        "are always stored at once; derived rows are rebuilt from the events written since on load.",
+    )
 
     @field_validator("action_weights")
     @classmethod
