@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from contextlib import ExitStack
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -40,20 +41,55 @@ def prepare_model() -> None:
     typer.echo(f"model ready: {path}")
 
 
+@app.command("serve")
+def serve() -> None:
+    """Run the main job: the LLM (embedded vLLM unless SHIFTREC_LLM__URL is set) and the
+    interest memory with the MovieLens-100K demo loaded. Ctrl-C stops everything."""
+    from memory.service import InterestMemory
+    from serving.demo import ensure_demo_data
+    from serving.llm_server import llm_base_url
+
+    settings = _settings()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    with ExitStack() as stack:
+        server = _start_embedded_llm(stack, settings) if settings.llm.url is None else None
+        memory = InterestMemory.open(settings)
+        demo = ensure_demo_data(memory, settings)
+        state = "already loaded" if demo.skipped else "loaded"
+        typer.echo(f"LLM: {llm_base_url(settings)} serving {settings.llm.model}")
+        typer.echo(f"memory: {settings.chroma_url or settings.chroma_path}")
+        typer.echo(f"demo data {state}: {demo.dataset}, {demo.items} items, {demo.events} events, {demo.users} users")
+        typer.echo("ready; Ctrl-C stops everything")
+        if server is None:
+            signal.pause()
+        else:
+            _wait_while_running(server)
+
+
 @app.command("llm-serve")
 def llm_serve() -> None:
     """Run the embedded vLLM CPU server in the foreground until Ctrl-C."""
-    from serving.llm_server import EmbeddedLLMServer, LLMServerError
-
     settings = _settings()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwinds the with-block, which stops vLLM
+    with ExitStack() as stack:
+        server = _start_embedded_llm(stack, settings)
+        typer.echo(f"vLLM ready at {server.base_url} serving {settings.llm.model}; Ctrl-C stops it")
+        _wait_while_running(server)
+
+
+def _start_embedded_llm(stack: ExitStack, settings: Settings):
+    """Start vLLM, stopped when ``stack`` closes; a start-up failure is a short message, exit 1."""
+    from serving.llm_server import EmbeddedLLMServer, LLMServerError
+
     try:
-        with EmbeddedLLMServer(settings) as server:
-            typer.echo(f"vLLM ready at {server.base_url} serving {settings.llm.model}; Ctrl-C stops it")
-            code = server.wait()
+        return stack.enter_context(EmbeddedLLMServer(settings))
     except LLMServerError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error
+
+
+def _wait_while_running(server) -> None:
+    code = server.wait()
     typer.echo(f"vLLM exited on its own with code {code}; see {server.log_path}", err=True)
     raise typer.Exit(1)
 

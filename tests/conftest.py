@@ -6,6 +6,7 @@ import pytest
 
 from agent.llm_fake import ScriptedLLM
 from serving.offline import OFFLINE_ENV
+from tests.memory_support import chroma_server_url, memory_backend  # noqa: F401  (memory suites' fixtures)
 
 
 @pytest.fixture(autouse=True, scope="session")

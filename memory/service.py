@@ -1,0 +1,316 @@
+"""`InterestMemory`: the one object the agent and the API use for memory and catalog.
+
+It owns the Chroma store, the catalog and the write-through user cache; every method is
+safe to call from several threads (one lock: Chroma's embedded client serialises writes
+anyway).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from itertools import islice
+
+import numpy as np
+from tqdm import tqdm
+
+from memory.catalog import Catalog, CatalogReport, ItemMatch
+from memory.digest import SESSIONS_SHOWN, DigestBuilder
+from memory.digest_models import MemoryDigest, utc
+from memory.embeddings import Embedder, MiniLMEmbedder, unit
+from memory.ingest import BatchWriter, IngestReport
+from memory.interests import MemoryMath, UserMemory, recency
+from memory.models import Event, Item
+from memory.service_models import (
+    EMPTY_VERSION,
+    DeletionReport,
+    HistoryMatch,
+    InterestKind,
+    InterestVector,
+    RecordResult,
+    UnknownUserError,
+    UserExport,
+)
+from memory.state_rows import window_event_from_metadata
+from memory.store import ChromaStore
+from memory.summary import MemorySummary, render_summary
+from memory.user_cache import UserCache
+from serving.settings import Settings
+
+
+class InterestMemory:
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.catalog = Catalog(store, embedder, settings.memory)
+        math_ = MemoryMath.from_settings(settings.memory)
+        self._users = UserCache(store, self.catalog, math_, settings.memory.user_cache_size)
+        self._writer = BatchWriter(store, self.catalog, self._users, settings.memory)
+        self._digests = DigestBuilder(math_, settings.memory.trend_threshold, settings.memory.trajectory_points)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> InterestMemory:
+        """Embedded Chroma under ``settings.chroma_path``, or the server at ``settings.chroma_url``."""
+        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads)
+        if settings.chroma_url:
+            store = ChromaStore.server(settings.chroma_url, embedder.dimension, embedder.name)
+        else:
+            store = ChromaStore.embedded(settings.chroma_path, embedder.dimension, embedder.name)
+        return cls(settings, store, embedder)
+
+    # ---------------------------------------------------------------- catalog
+    def add_items(self, items: Sequence[Item], progress: bool = False) -> CatalogReport:
+        with self._lock:
+            return self.catalog.add_items(items, progress)
+
+    def get_items(self, ids: Sequence[str]) -> dict[str, Item]:
+        return self.catalog.get_items(ids)
+
+    def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        with self._lock:
+            return self.catalog.vectors(ids)
+
+    def nearest_items(
+        self, vector: np.ndarray, k: int = 10, exclude: Iterable[str] = (), within: str | None = None
+    ) -> list[ItemMatch]:
+        return self.catalog.nearest(vector, k, exclude, within)
+
+    # ---------------------------------------------------------------- writing
+    def record(self, event: Event) -> RecordResult:
+        """The online path: one event, stored and applied at once (re-sending its id changes nothing)."""
+        with self._lock:
+            result = self._writer.write(
+                [event], checkpoint_every=self.settings.memory.state_checkpoint_events, verify=True
+            )
+            version = result.versions.get(event.user) or self.memory_version(event.user)
+            return RecordResult(applied=result.applied == 1, version=version)
+
+    def ingest(self, events: Iterable[Event], batch_size: int | None = None, progress: bool = True) -> IngestReport:
+        """The bulk path: batches of ``batch_size`` events, each all or nothing."""
+        size = batch_size or self.settings.memory.ingest_batch_size
+        started = time.perf_counter()
+        received = applied = batches = 0
+        users: set[str] = set()
+        iterator = iter(events)
+        total = len(events) if isinstance(events, Sequence) else None
+        with tqdm(total=total, desc="ingesting events", unit="ev", disable=not progress) as bar, self._lock:
+            while batch := list(islice(iterator, size)):
+                result = self._writer.write(batch, first_position=received)
+                received += len(batch)
+                applied += result.applied
+                batches += 1
+                users.update(result.versions)
+                bar.update(len(batch))
+        seconds = time.perf_counter() - started
+        return IngestReport(
+            received=received,
+            applied=applied,
+            duplicates=received - applied,
+            batches=batches,
+            users=len(users),
+            seconds=round(seconds, 3),
+            events_per_s=round(received / seconds, 1) if seconds > 0 else 0.0,
+        )
+
+    def flush(self) -> None:
+        """Write every pending checkpoint of derived rows (the events themselves are always stored)."""
+        with self._lock:
+            self._writer.checkpoint(self._users.unsaved())
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> InterestMemory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def drop_cached(self, users: Iterable[str]) -> None:
+        """Forget the in-process state of these users (it stays in Chroma); the next use reloads it."""
+        with self._lock:
+            self._users.evict(users)
+
+    def rebuild_user(self, user: str) -> None:
+        """Recompute a user's derived rows from the stored events (repair after a failed undo)."""
+        with self._lock:
+            self._writer.rebuild(user)
+
+    # ---------------------------------------------------------------- reading
+    def memory_version(self, user: str) -> str:
+        """Changes whenever the user's memory changes; the same set of events gives the same version."""
+        with self._lock:
+            memory = self._users.load([user]).get(user)
+            return memory.version if memory else EMPTY_VERSION
+
+    def digest(self, user: str, as_of: datetime | None = None) -> MemoryDigest:
+        """The structured view of the user's memory at ``as_of`` (default: their latest event)."""
+        with self._lock:
+            memory = self._memory(user)
+            moment = _epoch(as_of, memory)
+            titles, pairs_of = self._context(memory)
+            return self._digests.build(memory, moment, self._labels(), titles, pairs_of)
+
+    def summary(self, user: str, token_budget: int | None = None, as_of: datetime | None = None) -> MemorySummary:
+        """Deterministic text within ``token_budget`` tokens (cl100k), plus the digest it was written from."""
+        budget = token_budget or self.settings.memory.summary_token_budget
+        return render_summary(self.digest(user, as_of), budget)
+
+    def interest_vectors(self, user: str, kind: InterestKind = "long_term", k: int = 5) -> list[InterestVector]:
+        """Vectors to search candidates from: the user's strongest, current or rising interests."""
+        if kind not in ("long_term", "short_term", "rising"):
+            raise ValueError(f"unknown interest kind {kind!r}: use long_term, short_term or rising")
+        with self._lock:
+            memory = self._memory(user)
+            titles, pairs_of = self._context(memory)
+            values = self._digests.values(memory, memory.last, pairs_of)
+            labels = self._labels()
+            if kind == "long_term":
+                ranked = [n for n in _by_value(values.topics) if values.topics[n] > 0][:k]
+                return [
+                    InterestVector(n, labels.get(n, n), kind, values.share[n], self._topic_vector(memory, n))
+                    for n in ranked
+                ]
+            if kind == "short_term":
+                ranked = [n for n in _by_value(values.short) if values.short[n] > 0][:k]
+                weights = values.short_share
+            else:
+                trends = {n: values.trend(n) for n in values.strength}
+                threshold = self.settings.memory.trend_threshold
+                ranked = [n for n in _by_value(trends) if trends[n] > threshold and values.short.get(n, 0) > 0][:k]
+                weights = trends
+            return [
+                InterestVector(n, labels.get(n, n), kind, weights[n], self._recent_vector(memory, n, pairs_of))
+                for n in ranked
+            ]
+
+    def search_history(self, user: str, query: str | np.ndarray, k: int = 10) -> list[HistoryMatch]:
+        """The user's own events most similar in meaning to ``query`` (text or vector)."""
+        vector = self.embedder.embed([query])[0] if isinstance(query, str) else np.asarray(query, dtype=np.float32)
+        with self._lock:
+            hits = self.store.search_user_events(user, vector, k)
+            entries = self.catalog.entries(str(hit.metadata["item"]) for hit in hits)
+        titles = {item_id: entry.title for item_id, entry in entries.items()}
+        matches = []
+        for hit in hits:
+            event = window_event_from_metadata(hit.metadata)
+            matches.append(
+                HistoryMatch(
+                    event_id=event.event_id,
+                    item_id=event.item,
+                    title=titles.get(event.item, event.item),
+                    action=event.action,
+                    value=event.value,
+                    timestamp=utc(event.ts),
+                    similarity=round(hit.similarity, 6),
+                )
+            )
+        return matches
+
+    def seen_items(self, user: str) -> set[str]:
+        """Every item the user interacted with (any action)."""
+        with self._lock:
+            memory = self._users.load([user]).get(user)
+            return set(memory.seen) if memory is not None else set()
+
+    # ---------------------------------------------------------------- privacy
+    def export_user(self, user: str) -> UserExport:
+        """All of the user's events, interest nodes with full trajectories, and the digest, as JSON-ready data."""
+        with self._lock:
+            memory = self._memory(user)
+            titles, pairs_of = self._context(memory)
+            values = self._digests.values(memory, memory.last, pairs_of)
+            labels = self._labels()
+            points = 1 + int((memory.last - memory.first) // self.settings.memory.trajectory_bucket_s) + 1
+            nodes = [
+                self._digests.node(memory, values, n, memory.last, labels, points=points)
+                for n in sorted(values.strength)
+            ]
+            events = sorted(
+                (_exported(row.metadata) for row in self.store.user_events(user)),
+                key=lambda e: (e["timestamp"], e["event_id"]),
+            )
+            return UserExport(
+                user=user,
+                exported_at=datetime.now(timezone.utc),
+                version=memory.version,
+                events=events,
+                interests=nodes,
+                digest=self._digests.build(memory, memory.last, labels, titles, pairs_of),
+            )
+
+    def delete_user(self, user: str) -> DeletionReport:
+        """Remove the user from every level and collection; afterwards no query finds them."""
+        with self._lock:
+            removed = self.store.delete_user(user)
+            self._users.evict([user])
+            return DeletionReport(
+                user=user,
+                events_removed=removed["memory_events"],
+                state_rows_removed=removed["memory_state"],
+            )
+
+    # ---------------------------------------------------------------- internals
+    def _memory(self, user: str) -> UserMemory:
+        memory = self._users.load([user]).get(user)
+        if memory is None:
+            raise UnknownUserError(user)
+        return memory
+
+    def _context(self, memory: UserMemory) -> tuple[dict[str, str], dict[str, tuple]]:
+        items = {event.item for event in memory.window}
+        items.update(event.item for session in memory.sessions[-SESSIONS_SHOWN:] for event in session.recent)
+        entries = self.catalog.entries(items)
+        return {i: e.title for i, e in entries.items()}, {i: e.pairs for i, e in entries.items()}
+
+    def _labels(self) -> dict[str, str]:
+        return {node_id: node.label for node_id, node in self.catalog.topics().items()}
+
+    def _topic_vector(self, memory: UserMemory, node: str) -> np.ndarray:
+        vector = memory.topics[node].vector
+        return unit(vector) if np.any(vector) else self.catalog.topics()[node].vector
+
+    def _recent_vector(self, memory: UserMemory, node: str, pairs_of: dict[str, tuple]) -> np.ndarray:
+        """Recency-weighted mean of the liked window items in ``node`` (the node's centroid when none)."""
+        total = np.zeros(memory.dimension)
+        vectors = self.catalog.vectors([event.item for event in memory.window])
+        for rank, event in enumerate(reversed(memory.window)):
+            if event.weight > 0 and any(node in pair for pair in pairs_of.get(event.item, ())):
+                total += event.weight * recency(event, rank, memory.last, self._writer.math) * vectors[event.item]
+        if np.any(total):
+            return unit(total)
+        return self.catalog.topics()[node].vector
+
+
+def _epoch(as_of: datetime | None, memory: UserMemory) -> float:
+    """The moment to read the memory at: the user's latest event unless a later time is given."""
+    if as_of is None:
+        return memory.last
+    if as_of.tzinfo is None:
+        raise ValueError("as_of needs a time zone (e.g. datetime.now(timezone.utc))")
+    if as_of.timestamp() < memory.last:
+        latest = utc(memory.last).isoformat()
+        raise ValueError(
+            f"as_of {as_of.isoformat()} is before the user's latest event ({latest}): it cannot be rewound"
+        )
+    return as_of.timestamp()
+
+
+def _by_value(values: dict[str, float]) -> list[str]:
+    return sorted(values, key=lambda node: (-round(values[node], 9), node))
+
+
+def _exported(metadata: dict) -> dict:
+    event = window_event_from_metadata(metadata)
+    return {
+        "event_id": event.event_id,
+        "item": event.item,
+        "action": event.action,
+        "value": event.value,
+        "weight": event.weight,
+        "timestamp": utc(event.ts).isoformat(),
+    }

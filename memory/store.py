@@ -1,0 +1,335 @@
+"""Every Chroma call ShiftRec makes. This is the only module that imports chromadb.
+
+Scores: searches return ``similarity``, the cosine similarity of query and stored vector,
+in [-1, 1]; **higher is more similar** (Chroma's cosine distance is ``1 - similarity``).
+
+Collections (all vectors precomputed by our own embedder; Chroma never embeds):
+
+- ``catalog_items``: one row per item; metadata holds title, categories and topic ids.
+- ``catalog_topics``: one row per node of the catalog's topic tree; vector = centroid.
+- ``memory_events``: one row per (user, event); vector = the item's vector.
+- ``memory_state``: a user's derived rows (``kind`` = interest | session | profile).
+
+Every per-user query, search and delete goes through :meth:`ChromaStore._user_filter`, so
+none can run without the user filter. The only other per-user reads are gets by row ids,
+which embed a hash of the user (``event:<user key>:<seq>``, ``profile:<user key>``); the
+callers check the ``user`` in the metadata of what comes back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+Metadata = dict[str, str | int | float | bool]
+
+CATALOG_ITEMS = "catalog_items"
+CATALOG_TOPICS = "catalog_topics"
+EVENTS = "memory_events"
+STATE = "memory_state"
+# Chroma re-reads every write since the index was last persisted on each new write, so with its
+# default (persist every 1,000 records) a single add slows from ~4 ms to ~20 ms in between.
+# Persisting every 100 records keeps single writes flat and costs bulk adds nothing measurable.
+_FREQUENT_SYNC = {"sync_threshold": 100, "batch_size": 100}
+# Derived per-user rows are always read by user, never searched across users: a sparse graph is enough.
+_SPARSE_GRAPH = {"ef_construction": 32, "max_neighbors": 8}
+_GRAPH_BY_COLLECTION: dict[str, dict[str, int]] = {
+    EVENTS: _FREQUENT_SYNC,
+    STATE: {**_SPARSE_GRAPH, **_FREQUENT_SYNC},
+    CATALOG_TOPICS: _SPARSE_GRAPH,
+}
+_MAX_IDS_PER_GET = 5000
+
+
+class StoreMismatchError(RuntimeError):
+    """The store on disk was built with another embedder than the one configured."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One stored record: id, vector, metadata and an optional document."""
+
+    id: str
+    vector: np.ndarray
+    metadata: Metadata = field(default_factory=dict)
+    document: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result; ``similarity`` is cosine similarity, higher is more similar."""
+
+    id: str
+    similarity: float
+    metadata: Metadata
+
+
+class ChromaStore:
+    """Typed access to the four collections, embedded or over HTTP."""
+
+    def __init__(self, client: Any, dimension: int, embedder_name: str):
+        self._client = client
+        self.dimension = dimension
+        self.embedder_name = embedder_name
+        self._max_batch = int(client.get_max_batch_size())
+        self._collections = {
+            name: self._open_collection(name) for name in (CATALOG_ITEMS, CATALOG_TOPICS, EVENTS, STATE)
+        }
+
+    @classmethod
+    def embedded(cls, path: Path, dimension: int, embedder_name: str) -> ChromaStore:
+        """A PersistentClient on ``path``, its SQLite switched to write-ahead logging first."""
+        _use_write_ahead_log(path)
+        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+        return cls(client, dimension, embedder_name)
+
+    @classmethod
+    def server(cls, url: str, dimension: int, embedder_name: str) -> ChromaStore:
+        """An HttpClient on a running ``chroma run`` server, e.g. ``http://127.0.0.1:8001``."""
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"chroma_url {url!r} is not an http(s) URL like http://127.0.0.1:8001")
+        port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=port,
+                ssl=parsed.scheme == "https",
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+            client.heartbeat()
+        except Exception as error:  # chromadb raises several transport types; all mean the same here
+            raise ConnectionError(
+                f"cannot reach the Chroma server at {url}: {error}. Start it with "
+                f"`chroma run --host {parsed.hostname} --port {port} --path DIR` or unset SHIFTREC_CHROMA_URL."
+            ) from error
+        return cls(client, dimension, embedder_name)
+
+    # ---------------------------------------------------------------- catalog
+    def upsert_items(self, rows: Sequence[Row]) -> None:
+        self._write(CATALOG_ITEMS, rows, upsert=True)
+
+    def get_items(self, ids: Sequence[str], vectors: bool = True) -> dict[str, Row]:
+        return self._get(CATALOG_ITEMS, ids, vectors=vectors, documents=True)
+
+    def item_count(self) -> int:
+        return self._collections[CATALOG_ITEMS].count()
+
+    def nearest_items(self, vector: np.ndarray, n: int, where: Metadata | None = None) -> list[Hit]:
+        return self._query(CATALOG_ITEMS, vector, n, where)
+
+    def upsert_topics(self, rows: Sequence[Row]) -> None:
+        self._write(CATALOG_TOPICS, rows, upsert=True)
+
+    def all_topics(self) -> list[Row]:
+        result = self._collections[CATALOG_TOPICS].get(include=["embeddings", "metadatas"])
+        return list(_rows(result, vectors=True))
+
+    # ---------------------------------------------------------------- events
+    def get_events(self, ids: Sequence[str], vectors: bool = False) -> dict[str, Row]:
+        """Event rows by id (ids name a user and a sequence number: see memory.state_rows)."""
+        return self._get(EVENTS, ids, vectors=vectors, documents=False)
+
+    def add_events(self, rows: Sequence[Row]) -> None:
+        self._write(EVENTS, rows, upsert=False)
+
+    def delete_events(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(list(ids), self._max_batch):
+            self._collections[EVENTS].delete(ids=chunk)
+
+    def user_events(self, user: str, vectors: bool = False) -> list[Row]:
+        include = ["metadatas", "embeddings"] if vectors else ["metadatas"]
+        result = self._collections[EVENTS].get(where=self._user_filter(user), include=include)
+        return list(_rows(result, vectors=vectors))
+
+    def users_events(self, users: Sequence[str]) -> list[Row]:
+        """Every event row of these users, metadata only (loading a user's memory)."""
+        rows: list[Row] = []
+        for chunk in _chunks(sorted(set(users)), 100):
+            result = self._collections[EVENTS].get(where=self._user_filter(*chunk), include=["metadatas"])
+            rows.extend(_rows(result, vectors=False))
+        return rows
+
+    def search_user_events(self, user: str, vector: np.ndarray, n: int) -> list[Hit]:
+        return self._query(EVENTS, vector, n, self._user_filter(user))
+
+    # ---------------------------------------------------------------- derived state
+    def upsert_state(self, rows: Sequence[Row]) -> None:
+        self._write(STATE, rows, upsert=True)
+
+    def delete_state(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(list(ids), self._max_batch):
+            self._collections[STATE].delete(ids=chunk)
+
+    def get_state(self, ids: Sequence[str]) -> dict[str, Row]:
+        return self._get(STATE, ids, vectors=False, documents=False)
+
+    def state_ids_of(self, user: str) -> list[str]:
+        return list(self._collections[STATE].get(where=self._user_filter(user), include=[])["ids"])
+
+    def users_state(self, users: Sequence[str]) -> list[Row]:
+        """Every state row of these users, with vectors (loading a user's memory)."""
+        rows: list[Row] = []
+        for chunk in _chunks(sorted(set(users)), 500):
+            result = self._collections[STATE].get(where=self._user_filter(*chunk), include=["metadatas", "embeddings"])
+            rows.extend(_rows(result, vectors=True))
+        return rows
+
+    # ---------------------------------------------------------------- privacy
+    def delete_user(self, user: str) -> dict[str, int]:
+        """Remove every row of ``user`` from every per-user collection; returns counts removed."""
+        removed = {}
+        for name in (EVENTS, STATE):
+            collection = self._collections[name]
+            ids = collection.get(where=self._user_filter(user), include=[])["ids"]
+            for chunk in _chunks(ids, self._max_batch):
+                collection.delete(ids=chunk)
+            removed[name] = len(ids)
+        return removed
+
+    def count_user_rows(self, user: str) -> dict[str, int]:
+        return {
+            name: len(self._collections[name].get(where=self._user_filter(user), include=[])["ids"])
+            for name in (EVENTS, STATE)
+        }
+
+    # ---------------------------------------------------------------- benchmark ceiling
+    def create_scratch_collection(self, name: str) -> None:
+        """A collection configured exactly like ``memory_events`` (for the raw-add ceiling)."""
+        self._collections[name] = self._open_collection(name, like=EVENTS)
+
+    def raw_add(self, name: str, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]) -> None:
+        """Chroma's plain add, nothing else: the ceiling the bulk ingest is measured against."""
+        self._collections[name].add(ids=ids, embeddings=vectors, metadatas=metadatas)
+
+    def drop_collections(self) -> None:
+        """Delete every ShiftRec collection and start empty (tests, and wiping a deployment)."""
+        for name in list(self._collections):
+            self._client.delete_collection(name)
+        self._collections = {
+            name: self._open_collection(name) for name in (CATALOG_ITEMS, CATALOG_TOPICS, EVENTS, STATE)
+        }
+
+    def drop_collection(self, name: str) -> None:
+        self._client.delete_collection(name)
+        self._collections.pop(name, None)
+
+    # ---------------------------------------------------------------- internals
+    @staticmethod
+    def _user_filter(*users: str) -> dict[str, Any]:
+        if not users or not all(users):
+            raise ValueError("a per-user query needs at least one non-empty user id")
+        return {"user": users[0]} if len(users) == 1 else {"user": {"$in": list(users)}}
+
+    def _open_collection(self, name: str, like: str | None = None) -> Any:
+        expected = {"dimension": self.dimension, "embedder": self.embedder_name}
+        try:
+            collection = self._client.get_collection(name, embedding_function=None)
+        except Exception:  # not found: chromadb's error type differs between client kinds
+            graph = _GRAPH_BY_COLLECTION.get(like or name, {})
+            return self._client.create_collection(
+                name,
+                embedding_function=None,
+                metadata=expected,
+                configuration={"hnsw": {"space": "cosine", **graph}},
+            )
+        found = {key: (collection.metadata or {}).get(key) for key in expected}
+        if found != expected:
+            raise StoreMismatchError(
+                f"collection {name!r} was built with {found['embedder']} ({found['dimension']}-d vectors) but "
+                f"{self.embedder_name} ({self.dimension}-d) is configured: use a new data_dir or the same embedder."
+            )
+        return collection
+
+    def _write(self, name: str, rows: Sequence[Row], upsert: bool) -> None:
+        collection = self._collections[name]
+        for chunk in _chunks(list(rows), self._max_batch):
+            arguments: dict[str, Any] = {
+                "ids": [row.id for row in chunk],
+                "embeddings": np.stack([row.vector for row in chunk]).astype(np.float32),
+                "metadatas": [row.metadata for row in chunk],
+            }
+            if any(row.document is not None for row in chunk):
+                arguments["documents"] = [row.document or "" for row in chunk]
+            (collection.upsert if upsert else collection.add)(**arguments)
+
+    def _get(self, name: str, ids: Sequence[str], vectors: bool, documents: bool) -> dict[str, Row]:
+        include = ["metadatas"] + (["embeddings"] if vectors else []) + (["documents"] if documents else [])
+        found: dict[str, Row] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), _MAX_IDS_PER_GET):
+            result = self._collections[name].get(ids=chunk, include=include)
+            found.update((row.id, row) for row in _rows(result, vectors=vectors))
+        return found
+
+    def _query(self, name: str, vector: np.ndarray, n: int, where: dict[str, Any] | None) -> list[Hit]:
+        if n <= 0:
+            return []
+        result = self._collections[name].query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=n,
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        return [
+            Hit(id=row_id, similarity=1.0 - float(distance), metadata=metadata or {})
+            for row_id, distance, metadata in zip(result["ids"][0], result["distances"][0], result["metadatas"][0])
+        ]
+
+
+def _rows(result: dict[str, Any], vectors: bool) -> Iterator[Row]:
+    metadatas = result.get("metadatas") or [None] * len(result["ids"])
+    documents = result.get("documents") or [None] * len(result["ids"])
+    embeddings = result.get("embeddings") if vectors else None
+    for position, row_id in enumerate(result["ids"]):
+        vector = np.asarray(embeddings[position], dtype=np.float32) if embeddings is not None else _NO_VECTOR
+        yield Row(row_id, vector, metadatas[position] or {}, documents[position])
+
+
+_NO_VECTOR = np.zeros(0, dtype=np.float32)
+
+
+def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+_WAL_READY: set[Path] = set()  # files this process already checked (and may hold open through Chroma)
+
+
+def _use_write_ahead_log(path: Path) -> None:
+    """Switch Chroma's SQLite file to WAL before Chroma opens it (a setting stored in the file).
+
+    In its default rollback-journal mode every Chroma write costs ~8 fsyncs (~30 ms per
+    add on a busy disk here); WAL with SQLite's default synchronous=FULL keeps the same
+    durability with one. It must never be switched under a live Chroma connection pool
+    (chroma-core/chroma#7040), and a second SQLite library must not even open the file
+    while Chroma has it open in this process (closing it would drop Chroma's POSIX locks).
+    So: once per file and process, before the first client, and only if the header says so.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    database = (path / "chroma.sqlite3").resolve()
+    if database in _WAL_READY:
+        return
+    if not _header_says_wal(database):
+        with closing(sqlite3.connect(database, timeout=30)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    _WAL_READY.add(database)
+
+
+def _header_says_wal(database: Path) -> bool:
+    """Bytes 18-19 of an SQLite header are 2 in WAL mode (read without opening a connection)."""
+    try:
+        with database.open("rb") as handle:
+            header = handle.read(20)
+    except FileNotFoundError:
+        return False
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
