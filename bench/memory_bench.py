@@ -261,6 +261,7 @@ def _plot(growth: list[dict], path: Path) -> None:
     ):
         axis.plot(sizes, [row[key] for row in growth], marker="o", label=label)
     axis.set_xscale("log")
+    axis.set_ylim(bottom=0)  # from zero, so a flat cost looks flat
     axis.set_xlabel("events in the user's history")
     axis.set_ylabel("milliseconds")
     axis.set_title("Interest memory: cost per call vs history length")

@@ -1,8 +1,10 @@
 """`InterestMemory`: the one object the agent and the API use for memory and catalog.
 
-It owns the Chroma store, the catalog and the write-through user cache; every method is
-safe to call from several threads (one lock: Chroma's embedded client serialises writes
-anyway).
+It owns the Chroma store, the catalog and the cache of users' memories (see
+:mod:`memory.user_cache`: each event is stored at once, derived rows are checkpointed).
+Every method is safe to call from several threads (one lock: Chroma's embedded client
+serialises writes anyway). Call :meth:`close` (or use ``with``) to write pending
+checkpoints; without it nothing is lost, the next load folds the logged events in.
 """
 
 from __future__ import annotations
