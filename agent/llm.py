@@ -8,6 +8,7 @@ carries the validation error back to the model, and typed errors for the caller.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -127,6 +128,29 @@ class LLM(ABC):
                 errors=errors,
             )
         raise LLMOutputError(f"{output_type.__name__} still invalid after {self.max_attempts} attempts: {errors[-1]}", raw_texts)
+
+    def ping(self) -> bool:
+        """Whether the backend answers right now (health checks; never raises)."""
+        return True
+
+    def label_logprobs(self, messages: Sequence[Message], labels: Sequence[str]) -> dict[str, float]:
+        """Log-probability of each label as the whole first answer token, from one forward pass.
+
+        Labels the model's top alternatives do not include get the lowest seen value minus one:
+        ranked below every label it did consider, without pretending to know how far below.
+        """
+        top = self._first_token_logprobs(messages, max(len(labels), 1))
+        seen: dict[str, float] = {}
+        for token, logprob in top.items():
+            key = token.strip()
+            if key in labels and logprob > seen.get(key, -math.inf):
+                seen[key] = logprob
+        floor = min(seen.values(), default=0.0) - 1.0
+        return {label: seen.get(label, floor) for label in labels}
+
+    def _first_token_logprobs(self, messages: Sequence[Message], k: int) -> dict[str, float]:
+        """The ``k`` most likely first tokens of the reply and their log-probabilities."""
+        raise LLMUnavailableError(f"{type(self).__name__} cannot report token log-probabilities")
 
     def _max_tokens(self, conversation: Sequence[Message], schema: dict[str, Any]) -> int:
         """Enough for the longest valid output, within what the context has left."""

@@ -21,21 +21,33 @@ class RecordedCall:
 
 
 class ScriptedLLM(LLM):
-    """Queue replies with :meth:`enqueue`: a pydantic object, raw JSON text, or an exception to raise."""
+    """Queue replies with :meth:`enqueue`: a pydantic object, raw JSON text, a token->logprob dict, or an exception."""
 
     def __init__(self, model_id: str = "scripted-fake", context_tokens: int = 4096):
         self.model_id = model_id
         self.context_tokens = context_tokens
         self.history: list[RecordedCall] = []
-        self._replies: deque[BaseModel | str | Exception | RawCompletion] = deque()
+        self._replies: deque[BaseModel | str | Exception | RawCompletion | dict] = deque()
 
-    def enqueue(self, *replies: BaseModel | str | Exception | RawCompletion) -> ScriptedLLM:
+    def enqueue(self, *replies: BaseModel | str | Exception | RawCompletion | dict) -> ScriptedLLM:
         self._replies.extend(replies)
         return self
 
     @property
     def pending(self) -> int:
         return len(self._replies)
+
+    def _first_token_logprobs(self, messages: Sequence[Message], k: int) -> dict[str, float]:
+        """Replays a queued ``dict`` of token -> logprob (or raises a queued exception)."""
+        self.history.append(RecordedCall(list(messages), {}, "first-token-logprobs", 1))
+        if not self._replies:
+            raise LLMUnavailableError("ScriptedLLM has no reply queued: enqueue one per expected call")
+        reply = self._replies.popleft()
+        if isinstance(reply, Exception):
+            raise reply
+        if not isinstance(reply, dict):
+            raise TypeError(f"a logprob request needs a queued dict, got {type(reply).__name__}")
+        return dict(list(reply.items())[:k])
 
     def _complete(
         self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int

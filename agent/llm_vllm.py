@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
@@ -22,6 +23,8 @@ class VllmLLM(LLM):
     ):
         self.model_id = model
         self.context_tokens = context_tokens
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
         self._chat = ChatOpenAI(
             base_url=base_url,
             model=model,
@@ -47,6 +50,26 @@ class VllmLLM(LLM):
             prompt_tokens=usage.get("input_tokens"),
             completion_tokens=usage.get("output_tokens"),
         )
+
+
+    def ping(self) -> bool:
+        try:
+            response = httpx.get(f"{self._base_url}/models", timeout=2.0,
+                                 headers={"Authorization": f"Bearer {self._api_key}"})
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _first_token_logprobs(self, messages: Sequence[Message], k: int) -> dict[str, float]:
+        bound = self._chat.bind(logprobs=True, top_logprobs=min(k, 20), max_tokens=1)
+        try:
+            reply = bound.invoke(_to_langchain(messages))
+        except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as error:
+            raise LLMUnavailableError(f"LLM server at {self._chat.openai_api_base} failed: {error}") from error
+        content = (reply.response_metadata.get("logprobs") or {}).get("content") or []
+        if not content:
+            raise LLMUnavailableError("the LLM server returned no logprobs (is max_logprobs >= 20?)")
+        return {entry["token"]: float(entry["logprob"]) for entry in content[0].get("top_logprobs", [])}
 
 
 def _to_langchain(messages: Sequence[Message]) -> list[BaseMessage]:

@@ -60,3 +60,27 @@ class ItemExplanation(BaseModel):
         min_length=1, max_length=2
     )
     interest: Choice("interests", "Label of the interest it serves.")  # type: ignore[valid-type]
+
+
+class LabelChoice(BaseModel):
+    """The one-pass ranking's answer: the label of the best candidate (read as logprobs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Choice("labels", "Letter of the best candidate.")  # type: ignore[valid-type]
+
+
+class WhyText(BaseModel):
+    """A recommendation's stored evidence, phrased for a person (no new facts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field(max_length=400, description="Two sentences using only the listed evidence.")
+
+
+class ChatReply(BaseModel):
+    """A short conversational answer to a message that asks for nothing the recommender does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reply: str = Field(max_length=300, description="One or two friendly sentences.")

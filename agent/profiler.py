@@ -61,6 +61,12 @@ class Profiler:
                 self._cache.popitem(last=False)
         return result
 
+    def cached(self, user: str) -> ProfileResult | None:
+        """The profile for the current memory version if one was already built (no LLM call)."""
+        version = self._memory.memory_version(user)
+        with self._lock:
+            return self._cache.get((user, version))
+
     def _build(self, user: str) -> ProfileResult:
         summary = self._memory.summary(user, self._token_budget)
         digest = summary.digest

@@ -129,7 +129,7 @@ def run_llm_bench(
         "model": model,
         "model_dir": str(model_dir),
         "enforce_eager": settings.server.enforce_eager,
-        "dtype": settings.server.dtype,
+        "dtype": settings.server.resolved_dtype,
         "kv_cache_gb": settings.server.kv_cache_gb,
         "startup_s": round(startup_s, 2),
         "ttft_s": round(statistics.median(ttft), 3),

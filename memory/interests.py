@@ -27,6 +27,14 @@ from serving.settings import MemorySettings
 _MAX_EXPONENT = 512.0  # rebase the reference time before 2**exponent can overflow
 
 
+def note_signal(disliked: set[str], event: WindowEvent) -> None:
+    """The latest signal wins: a dislike marks the item, a later positive event clears it."""
+    if event.weight < 0:
+        disliked.add(event.item)
+    elif event.weight > 0:
+        disliked.discard(event.item)
+
+
 class WindowEvent(NamedTuple):
     """An applied event as the short-term window and the sessions keep it (sorted by time, id)."""
 
@@ -182,6 +190,7 @@ class UserMemory:
     removed_sessions: set[str] = field(default_factory=set)
     event_ids: set[str] = field(default_factory=set)  # every applied event id: re-sent ids are skipped
     seen: set[str] = field(default_factory=set)  # every item the user interacted with
+    disliked: set[str] = field(default_factory=set)  # items whose latest signal was negative
 
     @property
     def version(self) -> str:
@@ -214,6 +223,7 @@ class UserMemory:
         self.event_hash ^= event_hash(event.event_id)
         self.event_ids.add(event.event_id)
         self.seen.add(event.item)
+        note_signal(self.disliked, event)
         self.first, self.last = min(self.first, event.ts), max(self.last, event.ts)
 
     def long_term(self, as_of: float, half_life: float) -> tuple[dict[str, float], dict[str, float]]:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 CATEGORY_SEPARATOR = ">"
-KNOWN_ACTIONS = ("view", "click", "like", "rate", "purchase", "dislike", "skip")
+KNOWN_ACTIONS = ("view", "click", "like", "rate", "purchase", "dislike", "skip", "stated")
 _EPOCH_MS_THRESHOLD = 10**11  # epoch numbers above this are milliseconds
 
 

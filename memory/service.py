@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from itertools import islice
 
@@ -23,7 +23,7 @@ from memory.digest import SESSIONS_SHOWN, DigestBuilder
 from memory.digest_models import MemoryDigest, utc
 from memory.embeddings import Embedder, MiniLMEmbedder, unit
 from memory.ingest import BatchWriter, IngestReport
-from memory.interests import MemoryMath, UserMemory, recency
+from memory.interests import MemoryMath, UserMemory, WindowEvent, recency
 from memory.models import Event, Item
 from memory.service_models import (
     EMPTY_VERSION,
@@ -36,7 +36,7 @@ from memory.service_models import (
     UserExport,
 )
 from memory.state_rows import window_event_from_metadata
-from memory.store import ChromaStore
+from memory.store import EVENTS, RECORDS, STATE, ChromaStore
 from memory.summary import MemorySummary, render_summary
 from memory.user_cache import UserCache
 from serving.settings import Settings
@@ -213,6 +213,30 @@ class InterestMemory:
             )
         return matches
 
+    def recent_events(self, user: str) -> list[WindowEvent]:
+        """The user's latest events (the short-term window), oldest first; [] for an unknown user."""
+        with self._lock:
+            memory = self._users.load([user]).get(user)
+            return list(memory.window) if memory is not None else []
+
+    def disliked_items(self, user: str) -> set[str]:
+        """Items whose latest signal from the user was negative (never to be recommended again)."""
+        with self._lock:
+            memory = self._users.load([user]).get(user)
+            return set(memory.disliked) if memory is not None else set()
+
+    def event_log(self) -> Iterator[tuple[str, str, float, float]]:
+        """(user, item, time, weight) of every stored event, in storage order: fits the behaviour models."""
+        for page in self.store.all_event_metadata():
+            for metadata in page:
+                yield str(metadata["user"]), str(metadata["item"]), float(metadata["ts"]), float(metadata["weight"])
+
+    def known_events(self, user: str, event_ids: Iterable[str]) -> set[str]:
+        """Which of ``event_ids`` the user's memory already holds (re-sent events change nothing)."""
+        with self._lock:
+            memory = self._users.load([user]).get(user)
+            return set(event_ids) & memory.event_ids if memory is not None else set()
+
     def seen_items(self, user: str) -> set[str]:
         """Every item the user interacted with (any action)."""
         with self._lock:
@@ -252,8 +276,9 @@ class InterestMemory:
             self._users.evict([user])
             return DeletionReport(
                 user=user,
-                events_removed=removed["memory_events"],
-                state_rows_removed=removed["memory_state"],
+                events_removed=removed[EVENTS],
+                state_rows_removed=removed[STATE],
+                records_removed=removed[RECORDS],
             )
 
     # ---------------------------------------------------------------- internals

@@ -65,3 +65,4 @@ class DeletionReport(BaseModel):
     user: str
     events_removed: int
     state_rows_removed: int
+    records_removed: int = 0

@@ -36,6 +36,7 @@ from memory.interests import (
     TopicStats,
     UserMemory,
     WindowEvent,
+    note_signal,
     recency,
 )
 from memory.store import Metadata, Row
@@ -129,6 +130,7 @@ def memory_from_rows(user: str, rows: Iterable[Row], logged: list[Row], dimensio
         window=sorted(covered)[-size:] if size else [],
         event_ids={event.event_id for event in covered},
         seen={event.item for event in covered},
+        disliked=_disliked(covered),
         events=int(meta["events"]),
         saved_events=int(meta["events"]),
         log_seq=log_seq,
@@ -142,6 +144,13 @@ def memory_from_rows(user: str, rows: Iterable[Row], logged: list[Row], dimensio
             memory.subtopics[sub_id] = _stats_from(*packed)
     memory.sessions = sorted((_session_from(row) for row in by_kind["session"]), key=lambda session: session.start)
     return memory
+
+
+def _disliked(events: list[WindowEvent]) -> set[str]:
+    disliked: set[str] = set()
+    for event in sorted(events):
+        note_signal(disliked, event)
+    return disliked
 
 
 def short_term_vector(memory: UserMemory, math_: MemoryMath, item_vector: VectorLookup) -> np.ndarray:

@@ -9,6 +9,8 @@ Collections (all vectors precomputed by our own embedder; Chroma never embeds):
 - ``catalog_topics``: one row per node of the catalog's topic tree; vector = centroid.
 - ``memory_events``: one row per (user, event); vector = the item's vector.
 - ``memory_state``: a user's derived rows (``kind`` = interest | session | profile).
+- ``recommendation_records``: one row per recommendation served; document = the record's
+  JSON, vector = the mean of its items' vectors, metadata = user and time.
 
 Every per-user query, search and delete goes through :meth:`ChromaStore._user_filter`, so
 none can run without the user filter. The only other per-user reads are gets by row ids,
@@ -36,6 +38,9 @@ CATALOG_ITEMS = "catalog_items"
 CATALOG_TOPICS = "catalog_topics"
 EVENTS = "memory_events"
 STATE = "memory_state"
+RECORDS = "recommendation_records"
+ALL_COLLECTIONS = (CATALOG_ITEMS, CATALOG_TOPICS, EVENTS, STATE, RECORDS)
+PER_USER_COLLECTIONS = (EVENTS, STATE, RECORDS)
 # Chroma persists its vector index every `sync_threshold` records; until then each new write re-reads
 # the writes since the last persist. Its default (1,000) lets a single add creep from ~5 to ~20 ms;
 # persisting costs time in proportion to the collection (~0.8 s at 1M rows here), paid by one write
@@ -46,6 +51,7 @@ _SPARSE_GRAPH = {"ef_construction": 32, "max_neighbors": 8}
 _GRAPH_BY_COLLECTION: dict[str, dict[str, int]] = {
     EVENTS: _FREQUENT_SYNC,
     STATE: {**_SPARSE_GRAPH, **_FREQUENT_SYNC},
+    RECORDS: {**_SPARSE_GRAPH, **_FREQUENT_SYNC},
     CATALOG_TOPICS: _SPARSE_GRAPH,
 }
 _MAX_IDS_PER_GET = 5000
@@ -75,16 +81,14 @@ class Hit:
 
 
 class ChromaStore:
-    """Typed access to the four collections, embedded or over HTTP."""
+    """Typed access to the five collections, embedded or over HTTP."""
 
     def __init__(self, client: Any, dimension: int, embedder_name: str):
         self._client = client
         self.dimension = dimension
         self.embedder_name = embedder_name
         self._max_batch = int(client.get_max_batch_size())
-        self._collections = {
-            name: self._open_collection(name) for name in (CATALOG_ITEMS, CATALOG_TOPICS, EVENTS, STATE)
-        }
+        self._collections = {name: self._open_collection(name) for name in ALL_COLLECTIONS}
 
     @classmethod
     def embedded(cls, path: Path, dimension: int, embedder_name: str) -> ChromaStore:
@@ -115,12 +119,30 @@ class ChromaStore:
             ) from error
         return cls(client, dimension, embedder_name)
 
+    def ping(self) -> bool:
+        """Whether Chroma answers right now (health checks; never raises)."""
+        try:
+            self._client.heartbeat()
+        except Exception:  # any transport or server error means "not ready"
+            return False
+        return True
+
     # ---------------------------------------------------------------- catalog
     def upsert_items(self, rows: Sequence[Row]) -> None:
         self._write(CATALOG_ITEMS, rows, upsert=True)
 
     def get_items(self, ids: Sequence[str], vectors: bool = True) -> dict[str, Row]:
         return self._get(CATALOG_ITEMS, ids, vectors=vectors, documents=True)
+
+    def all_item_titles(self, page_size: int = 5000) -> list[tuple[str, str]]:
+        """(id, title) of every catalog item (finding the movie a chat message names)."""
+        collection, titles, offset = self._collections[CATALOG_ITEMS], [], 0
+        while True:
+            page = collection.get(include=["metadatas"], limit=page_size, offset=offset)
+            if not page["ids"]:
+                return titles
+            titles += [(row_id, str((meta or {}).get("title", row_id))) for row_id, meta in zip(page["ids"], page["metadatas"])]
+            offset += len(page["ids"])
 
     def item_count(self) -> int:
         return self._collections[CATALOG_ITEMS].count()
@@ -163,6 +185,33 @@ class ChromaStore:
     def search_user_events(self, user: str, vector: np.ndarray, n: int) -> list[Hit]:
         return self._query(EVENTS, vector, n, self._user_filter(user))
 
+    def all_event_metadata(self, page_size: int = 5000) -> Iterator[list[Metadata]]:
+        """Every event's metadata, a page at a time (fitting the behaviour models at start-up)."""
+        collection = self._collections[EVENTS]
+        offset = 0
+        while True:
+            page = collection.get(include=["metadatas"], limit=page_size, offset=offset)["metadatas"] or []
+            if not page:
+                return
+            yield [dict(metadata or {}) for metadata in page]
+            offset += len(page)
+
+    # ---------------------------------------------------------------- recommendation records
+    def add_record(self, row: Row) -> None:
+        """Store (or replace, when the explanations arrive) one recommendation record."""
+        self._write(RECORDS, [row], upsert=True)
+
+    def user_record(self, user: str, record_id: str) -> Row | None:
+        """The record, only if it belongs to ``user`` (a record id alone never reveals another's)."""
+        row = self._get(RECORDS, [record_id], vectors=False, documents=True).get(record_id)
+        return row if row is not None and row.metadata.get("user") == user else None
+
+    def user_records(self, user: str, limit: int = 20) -> list[Row]:
+        """The user's latest records, newest first."""
+        result = self._collections[RECORDS].get(where=self._user_filter(user), include=["metadatas", "documents"])
+        rows = sorted(_rows(result, vectors=False), key=lambda row: -float(row.metadata.get("created", 0)))
+        return rows[:limit]
+
     # ---------------------------------------------------------------- derived state
     def upsert_state(self, rows: Sequence[Row]) -> None:
         self._write(STATE, rows, upsert=True)
@@ -189,7 +238,7 @@ class ChromaStore:
     def delete_user(self, user: str) -> dict[str, int]:
         """Remove every row of ``user`` from every per-user collection; returns counts removed."""
         removed = {}
-        for name in (EVENTS, STATE):
+        for name in PER_USER_COLLECTIONS:
             collection = self._collections[name]
             ids = collection.get(where=self._user_filter(user), include=[])["ids"]
             for chunk in _chunks(ids, self._max_batch):
@@ -200,7 +249,7 @@ class ChromaStore:
     def count_user_rows(self, user: str) -> dict[str, int]:
         return {
             name: len(self._collections[name].get(where=self._user_filter(user), include=[])["ids"])
-            for name in (EVENTS, STATE)
+            for name in PER_USER_COLLECTIONS
         }
 
     # ---------------------------------------------------------------- benchmark ceiling
@@ -216,9 +265,7 @@ class ChromaStore:
         """Delete every ShiftRec collection and start empty (tests, and wiping a deployment)."""
         for name in list(self._collections):
             self._client.delete_collection(name)
-        self._collections = {
-            name: self._open_collection(name) for name in (CATALOG_ITEMS, CATALOG_TOPICS, EVENTS, STATE)
-        }
+        self._collections = {name: self._open_collection(name) for name in ALL_COLLECTIONS}
 
     def drop_collection(self, name: str) -> None:
         self._client.delete_collection(name)

@@ -138,5 +138,56 @@ def bench_memory(results: ResultsOption = RESULTS_DIR) -> None:
     run_memory_bench(_settings(), results)
 
 
+@bench_app.command("agent")
+def bench_agent(
+    results: ResultsOption = RESULTS_DIR,
+    users: Annotated[int, typer.Option(min=8, help="Demo users measured (8 sequential, 8 concurrent).")] = 16,
+) -> None:
+    """Recommendation, first-explanation, why and feedback latency through the chat; output validity; intents."""
+    from bench.agent_bench import run_agent_bench
+
+    settings = _settings()
+    with ExitStack() as stack:
+        service = _open_service(stack, settings)
+        chosen = demo_bench_users(service, users)
+        result = run_agent_bench(service, results, chosen)
+    typer.echo((results / "agent.md").read_text())
+    typer.echo(f"warm turn p50 {result.get('warm_turn_p50_s')} s; written to {results}")
+
+
+def _open_service(stack: ExitStack, settings: Settings):
+    """The embedded LLM (unless an URL is set), the memory with the demo loaded, and the service on top."""
+    from agent.llm_vllm import VllmLLM
+    from agent.service import ShiftRecService
+    from memory.service import InterestMemory
+    from serving.demo import ensure_demo_data
+    from serving.llm_server import llm_base_url
+
+    if settings.llm.url is None:
+        _start_embedded_llm(stack, settings)
+    memory = stack.enter_context(InterestMemory.open(settings))
+    demo = ensure_demo_data(memory, settings)
+    typer.echo(f"demo data {'already loaded' if demo.skipped else 'loaded'}: {demo.dataset}, {demo.users} users")
+    llm = VllmLLM(llm_base_url(settings), settings.llm.model, api_key=settings.llm.api_key,
+                  timeout_s=settings.llm.timeout_s, context_tokens=settings.llm.context_tokens)
+    service = ShiftRecService.create(settings, memory, llm, echo=typer.echo)
+    stack.callback(service.close)
+    return service
+
+
+def demo_bench_users(service, count: int, seed: int = 0) -> list[str]:
+    """``count`` demo users with at least 50 events, drawn with a fixed seed."""
+    import random
+
+    from memory.movielens import load_movielens
+
+    import numpy as np
+
+    data = load_movielens("ml-100k")
+    counts = np.bincount(data.ratings.user, minlength=len(data.user_ids))
+    eligible = sorted(data.user_ids[code] for code in np.flatnonzero(counts >= 50))
+    return random.Random(seed).sample(eligible, count)
+
+
 def main() -> None:
     app()

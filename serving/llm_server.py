@@ -52,7 +52,7 @@ def vllm_command(settings: Settings, model_dir: Path) -> list[str]:
         "--port", str(server.port),
         "--served-model-name", settings.llm.model,
         "--max-model-len", str(settings.llm.context_tokens),
-        "--dtype", server.dtype,
+        "--dtype", server.resolved_dtype,
         "--structured-outputs-config", json.dumps(STRUCTURED_OUTPUTS),
     ]  # fmt: skip
     if server.enforce_eager:

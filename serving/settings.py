@@ -50,10 +50,27 @@ class EmbeddedServerSettings(BaseModel):
     kv_cache_gb: int = Field(default=2, ge=1)
     enforce_eager: bool = Field(default=True, description="~22 s start-up instead of 60-100 s, ~10% less throughput.")
     startup_timeout_s: float = Field(default=240.0, gt=0)
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
-        default="float32",
-        description="Weights' dtype in vLLM. float32: CPUs without AVX512-BF16 (AVX2 only) run bf16 ~3x slower.",
+    dtype: Literal["cpu-auto", "float32", "bfloat16", "float16", "auto"] = Field(
+        default="cpu-auto",
+        description="Weights' dtype in vLLM. cpu-auto: bfloat16 where the CPU has AVX512-BF16 (measured 1.5x "
+        "faster than float32 there), float32 otherwise (bf16 ran ~3x slower than float32 on an AVX2-only CPU).",
     )
+
+    @property
+    def resolved_dtype(self) -> str:
+        if self.dtype != "cpu-auto":
+            return self.dtype
+        return "bfloat16" if cpu_has_bf16() else "float32"
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True when the CPU flags list avx512_bf16 (or amx_bf16): native bf16 matrix maths."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class MemorySettings(BaseModel):
@@ -69,8 +86,10 @@ class MemorySettings(BaseModel):
             "purchase": 3.0,
             "dislike": -2.0,
             "skip": -0.5,
+            "stated": 1.0,
         },
-        description="Signed weight of each action; 'rate' uses rating_weights instead.",
+        description="Signed weight of each action; 'rate' uses rating_weights instead. 'stated' is a "
+        "preference said in chat, stored on the catalog items closest to what was said.",
     )
     rating_weights: dict[int, float] = Field(
         default_factory=lambda: {1: -2.0, 2: -1.0, 3: 0.25, 4: 1.0, 5: 2.0},
@@ -108,6 +127,53 @@ class MemorySettings(BaseModel):
         return {action.lower(): weight for action, weight in weights.items()}
 
 
+class AgentSettings(BaseModel):
+    """How candidates are found, ordered, explained and talked about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "sequential": 1.0,
+            "itemknn": 1.0,
+            "memory_long": 0.2,
+            "memory_short": 0.3,
+            "memory_shift": 0.2,
+            "popularity": 0.1,
+            "asked": 0.5,
+            "llm": 0.0,
+        },
+        description="Weight of each source's z-scored candidate scores in the fused order (set from "
+        "validation NDCG@10 on MovieLens-100K, see bench/results/agent.md); 'llm' is the one-pass "
+        "label-logprob preference: 0 skips that LLM call.",
+    )
+    candidates_per_source: int = Field(default=30, ge=1, le=500, description="Items each source proposes.")
+    pool_size: int = Field(default=20, ge=2, le=100, description="Fused candidates the LLM and MMR choose from.")
+    mmr_lambda: float = Field(default=0.8, ge=0, le=1, description="1 = relevance only; lower = more varied lists.")
+    max_per_interest: int | None = Field(default=3, ge=1, description="Most items of one topic in one list.")
+    default_count: int = Field(default=5, ge=1, le=20, description="Items per recommendation unless asked.")
+    explanation_workers: int = Field(default=5, ge=1, le=16, description="Explanations generated at once.")
+    max_llm_queue: int = Field(
+        default=40, ge=1, description="Explanation requests allowed at the LLM at once; beyond it, a turn sheds its "
+        "LLM work and serves template explanations (flagged degraded) instead of queueing.",
+    )
+    evidence_options: int = Field(default=6, ge=1, le=12, description="Past events offered per item as evidence.")
+    profile_token_budget: int = Field(default=700, ge=100, description="Summary tokens in the profile prompt.")
+    chat_history_tokens: int = Field(default=1200, ge=100, description="Per-session chat history kept (tokens).")
+    intent_llm_below: float = Field(
+        default=0.0, ge=0, le=1, description="Ask the LLM for the intent when the classifier is less sure than this."
+    )
+    event_clock: Literal["after_last", "wall"] = Field(
+        default="after_last",
+        description="Time stamp of feedback given in chat. after_last: one minute after the user's latest "
+        "event (replayed datasets such as the MovieLens demo, whose clock stopped in 1998); wall: now.",
+    )
+    sequential_model: Path | None = Field(
+        default=None, description="SASRec weights; unset: data_dir/models/sequential-served.pt (trained once)."
+    )
+    train_sequential_if_missing: bool = Field(default=True, description="Train SASRec at start when none is saved.")
+
+
 class Settings(BaseSettings):
     """Everything configurable in ShiftRec."""
 
@@ -124,10 +190,15 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: EmbeddedServerSettings = Field(default_factory=EmbeddedServerSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def sequential_model_path(self) -> Path:
+        return self.agent.sequential_model or self.data_dir / "models" / "sequential-served.pt"
 
     @property
     def model_dir(self) -> Path:

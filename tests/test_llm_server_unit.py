@@ -17,7 +17,7 @@ from agent.llm_vllm import VllmLLM
 from agent.outputs import RerankOutput
 from serving.llm_server import EmbeddedLLMServer, LLMServerError, llm_base_url, port_in_use, vllm_command, vllm_env
 from serving.model_convert import ModelPrepareError, chat_template, ensure_model, model_problems
-from serving.settings import Settings, load_settings
+from serving.settings import Settings, cpu_has_bf16, load_settings
 
 
 def _free_port() -> int:
@@ -74,9 +74,19 @@ def test_command_line_carries_model_port_name_and_structured_outputs(tmp_path):
     assert flags["--port"] == str(settings.server.port)
     assert flags["--served-model-name"] == settings.llm.model
     assert flags["--max-model-len"] == str(settings.llm.context_tokens)
-    assert flags["--dtype"] == "float32"  # bf16 runs ~3x slower on AVX2-only CPUs
+    assert flags["--dtype"] == ("bfloat16" if cpu_has_bf16() else "float32")  # the CPU decides by default
     assert json.loads(flags["--structured-outputs-config"]) == {"backend": "xgrammar", "disable_any_whitespace": True}
     assert command[-1] == "--enforce-eager"
+
+
+def test_cpu_auto_dtype_follows_the_cpu_flags(tmp_path):
+    with_bf16 = tmp_path / "bf16"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    avx2_only = tmp_path / "avx2"
+    avx2_only.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
+    assert cpu_has_bf16(with_bf16) and not cpu_has_bf16(avx2_only)
+    assert not cpu_has_bf16(tmp_path / "missing")
+    assert _settings(tmp_path).server.model_copy(update={"dtype": "float32"}).resolved_dtype == "float32"
 
 
 def test_enforce_eager_off_leaves_the_flag_out(tmp_path):

@@ -124,7 +124,7 @@ def test_a_batch_with_an_unknown_item_writes_nothing(memory: InterestMemory):
         IngestError, match=r"event #1 \(id 'bad-one', user 'fay'\): item 'no-such-film' is not in the catalog"
     ):
         memory.ingest(batch, progress=False)
-    assert memory.store.count_user_rows("fay") == {"memory_events": 0, "memory_state": 0}
+    assert memory.store.count_user_rows("fay") == {"memory_events": 0, "memory_state": 0, "recommendation_records": 0}
     assert memory.memory_version("fay") == EMPTY_VERSION
 
 
@@ -139,7 +139,7 @@ def test_a_batch_whose_events_cannot_be_stored_leaves_no_trace(memory: InterestM
         patch.setattr(memory.store, "add_events", failing_add)
         with pytest.raises(MemoryWriteError, match="nothing was written: disk full"):
             memory.ingest([event("gil", "dr1", 40), event("hal", "dr2", 40)], progress=False)
-    assert memory.store.count_user_rows("hal") == {"memory_events": 0, "memory_state": 0}
+    assert memory.store.count_user_rows("hal") == {"memory_events": 0, "memory_state": 0, "recommendation_records": 0}
     assert memory.store.count_user_rows("gil")["memory_events"] == 8
     assert memory.memory_version("gil") == version and memory.digest("gil") == digest
     assert memory.record(event("gil", "dr1", 40)).applied, "the refused event can be sent again"
@@ -178,7 +178,7 @@ def test_deleting_a_user_leaves_nothing_at_any_level(memory: InterestMemory):
     memory.ingest(comedy_then_scifi("ivy", per_genre=5) + comedy_then_scifi("joe", per_genre=3), progress=False)
     report = memory.delete_user("ivy")
     assert (report.events_removed, report.state_rows_removed) == (10, 1 + 2 + 10)  # profile, 2 topics, 10 sessions
-    assert memory.store.count_user_rows("ivy") == {"memory_events": 0, "memory_state": 0}
+    assert memory.store.count_user_rows("ivy") == {"memory_events": 0, "memory_state": 0, "recommendation_records": 0}
     vector = memory.item_vectors(["sf1"])["sf1"]
     assert memory.search_history("ivy", vector) == []
     assert memory.seen_items("ivy") == set() and memory.memory_version("ivy") == EMPTY_VERSION

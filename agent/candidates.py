@@ -1,0 +1,122 @@
+"""Candidates from several labelled sources, each with its own score.
+
+- ``memory_long`` / ``memory_short`` / ``memory_shift``: catalog items nearest to the user's
+  strongest, current and rising interests (a new item with no interactions is found here,
+  through its text vector);
+- ``sequential`` (SASRec), ``itemknn`` (co-occurrence): what usually comes next;
+- ``popularity``: the back-fill, and all a brand-new user has;
+- ``asked``: items of the topics the person asked for more of ("more comedies").
+
+Seen items (unless asked for), disliked items and topics the person excluded never enter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent.behaviour import BehaviourModels
+from agent.refinement import Refinement
+from memory.service import InterestMemory
+from serving.settings import AgentSettings
+
+MEMORY_SOURCES = {"long_term": "memory_long", "short_term": "memory_short", "rising": "memory_shift"}
+VECTORS_PER_KIND = 3
+
+
+@dataclass
+class CandidateSet:
+    """Every candidate's raw score per source, and the interest node a memory source found it by."""
+
+    user: str
+    history: list[str]
+    per_source: dict[str, dict[str, float]] = field(default_factory=dict)
+    interest_of: dict[str, str] = field(default_factory=dict)
+    excluded: set[str] = field(default_factory=set)
+
+    @property
+    def cold(self) -> bool:
+        return not self.history
+
+    @property
+    def item_ids(self) -> list[str]:
+        return sorted({item for scores in self.per_source.values() for item in scores})
+
+    def keep(self, allowed: set[str]) -> None:
+        """Drop every candidate outside ``allowed``."""
+        for source, scores in self.per_source.items():
+            self.per_source[source] = {item: score for item, score in scores.items() if item in allowed}
+
+    def sources_of(self, item_id: str) -> dict[str, float]:
+        return {source: scores[item_id] for source, scores in self.per_source.items() if item_id in scores}
+
+
+class CandidateGenerator:
+    def __init__(self, memory: InterestMemory, behaviour: BehaviourModels, settings: AgentSettings):
+        self._memory = memory
+        self._behaviour = behaviour
+        self._settings = settings
+
+    def generate(self, user: str, refinement: Refinement | None = None, include_seen: bool = False) -> CandidateSet:
+        history = [event.item for event in self._memory.recent_events(user)]
+        excluded = self._memory.disliked_items(user) | (set() if include_seen else self._memory.seen_items(user))
+        result = CandidateSet(user=user, history=history, excluded=excluded)
+        per_source = self._settings.candidates_per_source
+        for source, scores in self._behaviour.scores(history).items():
+            result.per_source[source] = _top(self._behaviour.item_ids, scores, per_source, excluded)
+        if history:
+            self._from_memory(result, per_source)
+        if refinement is not None:
+            self._asked_for(result, refinement, per_source)
+            if refinement.exclude_topics:
+                self._drop_topics(result, refinement.exclude_topics)
+        return result
+
+    def _asked_for(self, result: CandidateSet, refinement: Refinement, k: int) -> None:
+        """Topics the person asked for more of bring their own items (nearest the topic's centre)."""
+        topics = self._memory.catalog.topics()
+        scores: dict[str, float] = {}
+        for topic, boost in refinement.topic_boosts.items():
+            if boost <= 0 or topic not in topics:
+                continue
+            for match in self._memory.nearest_items(topics[topic].vector, k, result.excluded, within=topic):
+                scores[match.item_id] = max(scores.get(match.item_id, -np.inf), match.similarity)
+                result.interest_of.setdefault(match.item_id, topic)
+        if scores:
+            result.per_source["asked"] = scores
+
+    def _from_memory(self, result: CandidateSet, k: int) -> None:
+        for kind, source in MEMORY_SOURCES.items():
+            scores: dict[str, float] = {}
+            for interest in self._memory.interest_vectors(result.user, kind, VECTORS_PER_KIND):
+                for match in self._memory.nearest_items(interest.vector, k, exclude=result.excluded):
+                    if match.similarity > scores.get(match.item_id, -np.inf):
+                        scores[match.item_id] = match.similarity
+                        result.interest_of.setdefault(match.item_id, interest.node_id)
+            if scores:
+                result.per_source[source] = dict(sorted(scores.items(), key=lambda pair: -pair[1])[:k])
+
+    def _drop_topics(self, result: CandidateSet, topics: set[str]) -> None:
+        entries = self._memory.catalog.entries(result.item_ids)
+        banned = {
+            item for item, entry in entries.items() if any(node in topics for pair in entry.pairs for node in pair)
+        }
+        result.excluded |= banned
+        for source, scores in result.per_source.items():
+            result.per_source[source] = {item: score for item, score in scores.items() if item not in banned}
+
+
+def _top(item_ids: Sequence[str], scores: np.ndarray, k: int, excluded: set[str]) -> dict[str, float]:
+    """The k best-scored ids not excluded (ties by position, so the order is stable)."""
+    order = np.argsort(-scores, kind="stable")
+    chosen: dict[str, float] = {}
+    for index in order:
+        item = item_ids[index]
+        if item in excluded or not np.isfinite(scores[index]):
+            continue
+        chosen[item] = float(scores[index])
+        if len(chosen) == k:
+            break
+    return chosen

@@ -1,0 +1,319 @@
+"""`ShiftRecService`: everything the recommender does, behind one object that serving/ calls.
+
+A recommendation turn: candidates from every source -> fused pool (refinements applied)
+-> optional one-pass LLM preference -> MMR short list -> explanations written
+concurrently and streamed as they finish -> the record stored. Every LLM step has a
+deterministic stand-in, so a result always comes, flagged degraded when it had to.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
+
+from agent.behaviour import BehaviourModels
+from agent.candidates import CandidateGenerator
+from agent.conversation import ChatEvent, Conversations
+from agent.diversity import intra_list_diversity
+from agent.explanations import Explainer, OutputAudit, template_explanation
+from agent.intents import IntentClassifier, IntentRouter
+from agent.llm import LLM, LLMError
+from agent.llm_ranking import RANK_PROMPT, llm_preference
+from agent.mentions import mentioned_items
+from agent.profiler import Profiler, ProfileResult
+from agent.ranking import RankedCandidate, diversify, fused_pool, with_source
+from agent.records import RecommendationRecord, RecommendedItem, RecordBook
+from agent.refinement import Refinement
+from agent.service_models import (
+    DoneEvent,
+    ExplanationEvent,
+    FeedbackResult,
+    RankedEvent,
+    RecommendationEvent,
+    UnknownItemError,
+)
+from agent.why import WhyAnswer, answer_why
+from memory.ingest import IngestReport
+from memory.models import Event, Item
+from memory.service import InterestMemory
+from memory.service_models import DeletionReport, UserExport
+from serving.settings import Settings
+
+STATED_ITEMS = 3  # catalog items a stated preference is stored on
+
+
+class ShiftRecService:
+    def __init__(
+        self, settings: Settings, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
+        intents: IntentRouter,
+    ):
+        self.settings = settings
+        self.memory = memory
+        self.llm = llm
+        self.behaviour = behaviour
+        self.intents = intents
+        self.audit = OutputAudit()
+        self.profiler = Profiler(memory, llm, settings.agent.profile_token_budget)
+        self.records = RecordBook(memory.store)
+        self._candidates = CandidateGenerator(memory, behaviour, settings.agent)
+        self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit)
+        self.conversations = Conversations(self)
+        self._llm_inflight = 0
+        self._inflight_lock = threading.Lock()
+        self._titles: tuple[int, list[tuple[str, str]]] | None = None
+        self._workers = ThreadPoolExecutor(settings.agent.explanation_workers * 4, thread_name_prefix="explain")
+
+    @classmethod
+    def create(
+        cls, settings: Settings, memory: InterestMemory, llm: LLM | None, echo: Callable[[str], None] = print
+    ) -> ShiftRecService:
+        """Fit the behaviour models on everything in memory and load (or train once) SASRec."""
+        started = time.perf_counter()
+        behaviour = BehaviourModels.from_log(
+            memory.event_log(), settings.sequential_model_path, settings.agent.train_sequential_if_missing, echo=echo
+        )
+        classifier = IntentClassifier.cached(memory.embedder.embed, settings.cache_dir)
+        router = IntentRouter(classifier, llm, settings.agent.intent_llm_below)
+        echo(f"recommender ready in {time.perf_counter() - started:.1f} s ({len(behaviour.item_ids)} items in the log)")
+        return cls(settings, memory, llm, behaviour, router)
+
+    def close(self) -> None:
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+    # ---------------------------------------------------------------- recommendations
+    def recommend(self, user: str, count: int | None = None, refinement: Refinement | None = None,
+                  include_seen: bool = False, explain: bool = True) -> RecommendationRecord:
+        """The complete record (waits for every explanation)."""
+        record = None
+        for event in self.recommend_stream(user, count, refinement, include_seen, explain):
+            if isinstance(event, DoneEvent):
+                record = event.record
+        assert record is not None  # the stream always ends with a DoneEvent
+        return record
+
+    def recommend_stream(self, user: str, count: int | None = None, refinement: Refinement | None = None,
+                         include_seen: bool = False, explain: bool = True) -> Iterator[RecommendationEvent]:
+        """The list first, then each explanation as soon as it is written, then the stored record."""
+        settings = self.settings.agent
+        count = count or settings.default_count
+        version = self.memory.memory_version(user)
+        candidates = self._candidates.generate(user, refinement, include_seen)
+        entries = self.memory.catalog.entries(candidates.item_ids)
+        items = self.memory.get_items(candidates.item_ids)
+        years = {i: int(item.metadata["year"]) for i, item in items.items() if isinstance(item.metadata.get("year"), int)}
+        candidates.keep(set(items) & set(entries))  # a logged item missing from the catalog is never shown
+        pool = fused_pool(candidates, settings.source_weights, refinement, entries, years, settings.pool_size)
+        degraded: list[str] = []
+        prompts: dict[str, str] = {}
+        if settings.source_weights.get("llm", 0.0) and self.llm is not None and len(pool) > 1 and not candidates.cold:
+            pool, problem = self._llm_ordered(user, pool, items)
+            degraded += [problem] if problem else []
+            prompts["rank"] = f"{RANK_PROMPT}/v1"
+        vectors = {item: entry.vector for item, entry in entries.items()}
+        chosen = diversify(pool, vectors, entries, settings, count)
+        record = RecommendationRecord(
+            id=f"rec-{uuid.uuid4().hex[:16]}",
+            user=user,
+            created_at=datetime.now(timezone.utc),
+            items=[_listed(rank, c, items[c.item_id]) for rank, c in enumerate(chosen, start=1)],
+            memory_version=version,
+            model_id=self.llm.model_id if self.llm else None,
+            prompts=prompts,
+            refinement=refinement,
+            cold_start=candidates.cold,
+            degraded=bool(degraded),
+            degraded_reasons=degraded,
+            intra_list_diversity=round(intra_list_diversity([c.item_id for c in chosen], vectors), 4),
+        )
+        yield RankedEvent(record=record.model_copy(deep=True))
+        explained = self._explain_all(record, chosen, items, entries, explain) if chosen else iter(())
+        for position, explanation in explained:
+            record.items[position].explanation = explanation
+            yield ExplanationEvent(record_id=record.id, item=record.items[position].model_copy(deep=True))
+        _summarise_degradation(record)
+        if any(entry.explanation and entry.explanation.source == "llm" for entry in record.items):
+            record.prompts["explain"] = "explain/v1"
+        self.records.save(record, [vectors[entry.item_id] for entry in record.items if entry.item_id in vectors])
+        yield DoneEvent(record=record)
+
+    def _llm_ordered(self, user: str, pool: list[RankedCandidate], items: dict[str, Item]):
+        """The pool re-fused with the LLM's one-pass preference; unchanged (and why) on failure."""
+        try:
+            profile = self.profiler.profile(user).profile.profile
+            recent = self._recent_titles(user)
+            scores = llm_preference(self.llm, profile, recent, [items[c.item_id] for c in pool])
+        except (LLMError, ValueError) as error:
+            return pool, f"LLM ranking unavailable: {str(error)[:200]}"
+        return with_source(pool, "llm", scores, self.settings.agent.source_weights), None
+
+    def _recent_titles(self, user: str, n: int = 5) -> list[str]:
+        recent = [event.item for event in self.memory.recent_events(user) if event.weight > 0][-n:]
+        found = self.memory.get_items(recent)
+        return [found[item].title for item in reversed(recent) if item in found]
+
+    def _explain_all(self, record, chosen, items, entries, explain: bool):
+        """(position, explanation) pairs in the order they finish."""
+        user = record.user
+        reason = "explanations not requested" if not explain else "no LLM configured" if self.llm is None else None
+        if reason is None and not self._reserve_llm(len(chosen)):
+            reason = "shed under load: the LLM queue is full, template explanations served"
+        if reason is not None:
+            for position, candidate in enumerate(chosen):
+                yield position, self._template(user, candidate, entries, reason)
+            return
+        try:
+            yield from self._explain_with_llm(user, chosen, items, entries)
+        finally:
+            self._release_llm(len(chosen))
+
+    def _reserve_llm(self, calls: int) -> bool:
+        """Admit ``calls`` explanation requests unless the LLM queue would pass its limit."""
+        with self._inflight_lock:
+            if self._llm_inflight + calls > self.settings.agent.max_llm_queue:
+                return False
+            self._llm_inflight += calls
+            return True
+
+    def _release_llm(self, calls: int) -> None:
+        with self._inflight_lock:
+            self._llm_inflight -= calls
+
+    @property
+    def llm_queue(self) -> int:
+        """Explanation requests admitted to the LLM and not finished."""
+        return self._llm_inflight
+
+    def _explain_with_llm(self, user, chosen, items, entries):
+        futures = {
+            self._workers.submit(
+                self._explainer.explain, user, items[c.item_id], entries[c.item_id], c.interest
+            ): position
+            for position, c in enumerate(chosen)
+        }
+        for future in as_completed(futures):
+            position = futures[future]
+            try:
+                explanation = future.result()
+            except Exception as error:  # never let one explanation sink the answer
+                explanation = self._template(user, chosen[position], entries, f"explanation failed: {error}"[:200])
+            yield position, explanation
+
+    def _template(self, user, candidate: RankedCandidate, entries, reason: str):
+        entry = entries[candidate.item_id]
+        options = self._explainer.evidence_options(user, entry)
+        interests = [(n, self.memory.catalog.label(n)) for n in ([candidate.interest] if candidate.interest else [])
+                     + [node for pair in entry.pairs for node in pair]]
+        return template_explanation(options, interests, reason)
+
+    # ---------------------------------------------------------------- why, feedback, profile
+    def why(self, user: str, record_id: str, item_id: str, phrase: bool = False) -> WhyAnswer:
+        return answer_why(self.records.get(user, record_id), item_id, self.llm, phrase)
+
+    def feedback(self, user: str, item_id: str, positive: bool) -> FeedbackResult:
+        """Written to memory at once; the next recommendation reflects it."""
+        item = self.memory.get_items([item_id]).get(item_id)
+        if item is None:
+            raise UnknownItemError(item_id)
+        history = [event.item for event in self.memory.recent_events(user)]
+        when = self._event_time(user)
+        event = Event(user=user, item=item_id, action="like" if positive else "dislike", timestamp=when)
+        result = self.memory.record(event)
+        self.behaviour.observe(history, item_id, when.timestamp())
+        return FeedbackResult(user=user, item_id=item_id, title=item.title, positive=positive, event_id=event.id,
+                              memory_version=result.version)
+
+    def ingest_events(self, events: Sequence[Event], progress: bool = False) -> IngestReport:
+        """Bulk events into memory (all-or-nothing batches); the behaviour models count the new ones."""
+        users = sorted({event.user for event in events})
+        known = {user: self.memory.known_events(user, [e.id for e in events if e.user == user]) for user in users}
+        histories = {user: [event.item for event in self.memory.recent_events(user)] for user in users}
+        report = self.memory.ingest(events, progress=progress)
+        for event in sorted(events, key=lambda e: (e.user, e.timestamp)):
+            if event.id not in known[event.user]:
+                self.behaviour.observe(histories[event.user], event.item, event.epoch)
+                histories[event.user].append(event.item)
+        return report
+
+    def topic_ids(self) -> dict[str, str]:
+        """Top-level topic label -> node id (for filters given by name)."""
+        return {node.label: node_id for node_id, node in self.memory.catalog.topics().items() if node.parent is None}
+
+    def health(self) -> dict[str, bool | str | None]:
+        """Readiness of the parts: the LLM (None when none is configured) and Chroma."""
+        return {
+            "llm": None if self.llm is None else self.llm.ping(),
+            "llm_model": self.llm.model_id if self.llm else None,
+            "chroma": self.memory.store.ping(),
+            "sequential_model": self.behaviour.has_sequential,
+        }
+
+    def state_preference(self, user: str, text: str) -> list[Item]:
+        """A preference said in chat ("I like space operas") seeds the short-term interests."""
+        vector = self.memory.embedder.embed([text])[0]
+        matches = self.memory.nearest_items(vector, STATED_ITEMS, exclude=self.memory.seen_items(user))
+        when = self._event_time(user)
+        for match in matches:
+            self.memory.record(Event(user=user, item=match.item_id, action="stated", timestamp=when))
+        found = self.memory.get_items([m.item_id for m in matches])
+        return [found[m.item_id] for m in matches if m.item_id in found]
+
+    def find_titles(self, text: str) -> list[str]:
+        """Catalog items whose titles ``text`` mentions, longest title first."""
+        count = self.memory.store.item_count()
+        if self._titles is None or self._titles[0] != count:
+            self._titles = (count, self.memory.store.all_item_titles())
+        return mentioned_items(text, self._titles[1])
+
+    def chat(self, session_id: str, user: str, message: str) -> Iterator[ChatEvent]:
+        """One chat turn as a stream of events (see :mod:`agent.conversation`)."""
+        return self.conversations.chat(session_id, user, message)
+
+    def profile(self, user: str) -> ProfileResult:
+        return self.profiler.profile(user)
+
+    def profile_if_ready(self, user: str) -> ProfileResult | None:
+        """The profile when it is cached; otherwise None, and it starts being built in the background."""
+        cached = self.profiler.cached(user)
+        if cached is None and self.memory.seen_items(user):
+            self._workers.submit(self._warm_profile, user)
+        return cached
+
+    def _warm_profile(self, user: str) -> None:
+        try:
+            self.profiler.profile(user)
+        except Exception:  # a background warm-up never surfaces: the next request tries again
+            return
+
+    def export_user(self, user: str) -> UserExport:
+        return self.memory.export_user(user)
+
+    def delete_user(self, user: str) -> DeletionReport:
+        """Everything of the user: events, interests, records, and their chat sessions."""
+        self.conversations.forget_user(user)
+        return self.memory.delete_user(user)
+
+    def _event_time(self, user: str) -> datetime:
+        now = datetime.now(timezone.utc)
+        recent = self.memory.recent_events(user)
+        if self.settings.agent.event_clock == "wall" or not recent:
+            return now
+        return datetime.fromtimestamp(max(event.ts for event in recent) + 60.0, tz=timezone.utc)
+
+
+def _listed(rank: int, candidate: RankedCandidate, item: Item) -> RecommendedItem:
+    return RecommendedItem(
+        rank=rank, item_id=item.id, title=item.title, categories=item.categories, score=round(candidate.score, 4),
+        sources={source: round(value, 6) for source, value in candidate.sources.items()},
+    )
+
+
+def _summarise_degradation(record: RecommendationRecord) -> None:
+    reasons = sorted({e.explanation.degraded_reason for e in record.items if e.explanation and e.explanation.degraded
+                      and e.explanation.degraded_reason})
+    record.degraded_reasons += [f"explanations: {reason}" for reason in reasons]
+    record.degraded = bool(record.degraded_reasons)
+

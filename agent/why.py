@@ -1,0 +1,85 @@
+""""Why was X recommended?" answered from the stored record, never from new evidence.
+
+The deterministic answer lists the stored reason and evidence (fast: one Chroma get). On
+request the LLM may phrase the same facts; it sees only the record's evidence, and when
+it fails the deterministic text stands, flagged.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from agent.llm import LLM, LLMError
+from agent.prompting import run_prompt
+from agent.records import EvidenceRef, RecommendationRecord
+
+WHY_PROMPT = "why"
+
+
+class UnknownRecommendedItemError(KeyError):
+    def __str__(self) -> str:
+        record, item = self.args
+        return f"item {item!r} is not in recommendation {record!r}: ask about one of the items it listed"
+
+
+class WhyAnswer(BaseModel):
+    record_id: str
+    item_id: str
+    title: str
+    rank: int
+    reason: str
+    evidence: list[EvidenceRef]
+    interest_label: str | None
+    sources: dict[str, float]
+    text: str
+    phrased_by_llm: bool
+    degraded: bool
+    degraded_reason: str | None = None
+
+
+def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = None, phrase: bool = False) -> WhyAnswer:
+    entry = record.item(item_id)
+    if entry is None:
+        raise UnknownRecommendedItemError(record.id, item_id)
+    explanation = entry.explanation
+    reason = explanation.reason if explanation else "It scored highest among the candidates."
+    evidence = explanation.evidence if explanation else []
+    label = explanation.interest_label if explanation else None
+    text = _listing(entry.title, reason, evidence, label, entry.sources)
+    answer = WhyAnswer(
+        record_id=record.id, item_id=item_id, title=entry.title, rank=entry.rank, reason=reason, evidence=evidence,
+        interest_label=label, sources=entry.sources, text=text, phrased_by_llm=False,
+        degraded=bool(explanation and explanation.degraded),
+    )
+    if not phrase or llm is None or not evidence:
+        return answer
+    variables = {"title": entry.title, "reason": reason, "evidence": [e.text for e in evidence], "interest": label or "-"}
+    try:
+        result = run_prompt(llm, WHY_PROMPT, variables)
+    except LLMError as error:
+        return answer.model_copy(update={"degraded": True, "degraded_reason": f"LLM phrasing failed: {error}"[:300]})
+    phrased = f"{result.value.answer.strip()}\n\nEvidence: " + "; ".join(e.text for e in evidence)
+    return answer.model_copy(update={"text": phrased, "phrased_by_llm": True})
+
+
+SOURCE_NAMES = {
+    "sequential": "what people watch next (sequence model)",
+    "itemknn": "films watched together",
+    "memory_long": "your lasting interests",
+    "memory_short": "what you watched lately",
+    "memory_shift": "where your taste is heading",
+    "popularity": "popularity",
+    "llm": "the language model's preference",
+}
+
+
+def _listing(title: str, reason: str, evidence: list[EvidenceRef], label: str | None, sources: dict[str, float]) -> str:
+    lines = [f"I recommended {title}: {reason}"]
+    if evidence:
+        lines.append("From your history: " + "; ".join(e.text for e in evidence) + ".")
+    if label:
+        lines.append(f"It serves your interest in {label}.")
+    found_by = [SOURCE_NAMES.get(source, source) for source in sources]
+    if found_by:
+        lines.append("Found through " + ", ".join(found_by) + ".")
+    return "\n".join(lines)
