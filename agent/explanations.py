@@ -2,14 +2,17 @@
 
 The evidence on offer is the user's positive past events nearest to the item in vector
 space (found in their own memory, user-filtered). The LLM sees them under short labels
-(``e1``..``e6``) that are enum values of the schema, so it can only cite one of them; the
-labels map back to event ids. When the LLM is absent, down, slow or invalid, a template
+(``e1``, ``e2``, ...) that are enum values of the schema, so it can only cite one of them;
+the labels map back to event ids. When the LLM is absent, down, slow or invalid, a template
 writes the reason from the same evidence and the explanation is flagged degraded.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
 
 from agent.llm import LLM, LLMError
@@ -62,18 +65,39 @@ class OutputAudit:
             return {key: value for key, value in asdict(self).items() if not key.startswith("_")}
 
 
+@dataclass(frozen=True)
+class Pick:
+    """One recommended item to explain, with the interest node it was found through."""
+
+    item: Item
+    entry: CatalogEntry
+    interest: str | None
+
+
 class Explainer:
-    def __init__(self, memory: InterestMemory, llm: LLM | None, evidence_options: int, audit: OutputAudit):
+    """Explains a list: one request per item, all sharing one prompt prefix.
+
+    Every item's prompt starts with the same labelled events and interests (the union of
+    each item's own nearest liked events), so the server computes that prefix once: the
+    first item's request goes alone, and the others follow as soon as it starts answering
+    (its prefix is then cached). Per item, the schema's enum admits only that item's own
+    related events, so every citation relates to the item it explains.
+    """
+
+    def __init__(self, memory: InterestMemory, llm: LLM | None, evidence_options: int, audit: OutputAudit,
+                 executor: Executor, first_token_wait_s: float = 5.0):
         self._memory = memory
         self._llm = llm
         self._options = evidence_options
         self._audit = audit
+        self._executor = executor
+        self._first_token_wait_s = first_token_wait_s
 
     def evidence_options(self, user: str, entry: CatalogEntry) -> list[EvidenceRef]:
         """The user's liked past events most similar to the item, most similar first."""
         if not self._memory.seen_items(user):
             return []
-        matches = self._memory.search_history(user, entry.vector, self._options * 3)
+        matches = self._memory.search_history(user, entry.vector, self._options * 4)
         options = []
         for match in matches:
             liked = match.action not in NEGATIVE_ACTIONS and (match.value is None or match.value >= LIKED_RATING)
@@ -83,36 +107,79 @@ class Explainer:
                 break
         return options
 
-    def explain(self, user: str, item: Item, entry: CatalogEntry, interest: str | None) -> Explanation:
-        options = self.evidence_options(user, entry)
-        interests = self._interest_options(entry, interest)
+    def interest_options(self, pick: Pick) -> list[tuple[str, str]]:
+        """The node the candidate was found through, then the item's own topic (two at most: a short prompt)."""
+        nodes = [pick.interest] if pick.interest else []
+        nodes += [topic for topic, _ in pick.entry.pairs]
+        unique = list(dict.fromkeys(node for node in nodes if node))[:2]
+        return [(node, self._memory.catalog.label(node)) for node in unique]
+
+    def explain_all(self, user: str, picks: list[Pick]) -> Iterator[tuple[int, Explanation]]:
+        """(position, explanation) for every pick, in the order they are written."""
+        options = [self.evidence_options(user, pick.entry) for pick in picks]
+        interests = [self.interest_options(pick) for pick in picks]
         if self._llm is None:
-            return template_explanation(options, interests, "no LLM configured")
-        if not options:
-            return template_explanation(options, interests, None)  # nothing to cite: the template says so
-        labels = {f"e{position}": option for position, option in enumerate(options, start=1)}
+            for position in range(len(picks)):
+                yield position, template_explanation(options[position], interests[position], "no LLM configured")
+            return
+        labels = _shared_labels(options)
+        shared = {
+            "events": [{"label": label, "text": ref.prompt_text} for ref, label in labels.values()],
+            "interests": [{"id": n, "label": lab} for n, lab in dict(i for per in interests for i in per).items()],
+        }
+        jobs = [(position, pick, options[position], interests[position]) for position, pick in enumerate(picks)]
+        futures: dict[Future, int] = {}
+        started = threading.Event()
+        for index, (position, pick, own, own_interests) in enumerate(jobs):
+            if index == 1:
+                self._wait_for_prefix(started, next(iter(futures)))
+            futures[self._executor.submit(
+                self._explain_one, pick, own, own_interests, labels, shared, started.set if index == 0 else None
+            )] = position
+        for future in as_completed(futures):
+            position = futures[future]
+            try:
+                yield position, future.result()
+            except Exception as error:  # one failed explanation never sinks the list
+                yield position, template_explanation(
+                    options[position], interests[position], f"explanation failed: {error}"[:200]
+                )
+
+    def _wait_for_prefix(self, started: threading.Event, first: Future) -> None:
+        deadline = time.monotonic() + self._first_token_wait_s
+        while not started.wait(0.02) and not first.done() and time.monotonic() < deadline:
+            pass
+
+    def _explain_one(self, pick: Pick, own: list[EvidenceRef], interests: list[tuple[str, str]],
+                     labels: dict[str, tuple[EvidenceRef, str]], shared: dict, on_first_token) -> Explanation:
+        if not own:
+            if on_first_token is not None:
+                on_first_token()  # nothing to send: let the others go
+            return template_explanation(own, interests, None)  # nothing to cite: the template says so
+        own_labels = {labels[ref.event_id][1]: ref for ref in own}
         variables = {
-            "item": {"title": item.title, "categories": item.categories},
-            "events": [{"label": label, "text": option.text} for label, option in labels.items()],
-            "interests": [{"id": node, "label": label} for node, label in interests],
+            **shared,
+            "item": {"title": pick.item.title, "categories": pick.item.categories},
+            "related": list(own_labels),
         }
         try:
             result = run_prompt(
                 self._llm, EXPLAIN_PROMPT, variables,
-                choices={"events": list(labels), "interests": [node for node, _ in interests]},
+                choices={"events": list(own_labels), "interests": [node for node, _ in interests]},
+                on_first_token=on_first_token,
             )
         except LLMError as error:
             self._audit.note([str(error)])
-            return template_explanation(options, interests, f"LLM failed: {str(error)[:200]}")
+            return template_explanation(own, interests, f"LLM failed: {str(error)[:200]}")
         value: ItemExplanation = result.value
         cited = list(dict.fromkeys(value.evidence))
         self._audit.note(result.generation.errors, duplicates=len(value.evidence) - len(cited))
-        if any(label not in labels for label in cited) or value.interest not in dict(interests):
+        if any(label not in own_labels for label in cited) or value.interest not in dict(interests):
             self._audit.note_blocked()  # the schema and validation make this unreachable; checked anyway
-            return template_explanation(options, interests, "LLM cited something outside the offered evidence")
+            return template_explanation(own, interests, "LLM cited something outside the offered evidence")
         return Explanation(
-            reason=value.reason.strip() or template_explanation(options, interests, None).reason,
-            evidence=[labels[label] for label in cited],
+            reason=value.reason.strip() or template_explanation(own, interests, None).reason,
+            evidence=[own_labels[label] for label in cited],
             interest=value.interest,
             interest_label=dict(interests)[value.interest],
             source="llm",
@@ -121,12 +188,15 @@ class Explainer:
             model_id=result.model_id,
         )
 
-    def _interest_options(self, entry: CatalogEntry, interest: str | None) -> list[tuple[str, str]]:
-        """The node the candidate was found through, then the item's own topics and subtopics."""
-        nodes = [interest] if interest else []
-        nodes += [node for pair in entry.pairs for node in pair]
-        unique = list(dict.fromkeys(node for node in nodes if node))[:4]
-        return [(node, self._memory.catalog.label(node)) for node in unique]
+
+def _shared_labels(options: list[list[EvidenceRef]]) -> dict[str, tuple[EvidenceRef, str]]:
+    """Event id -> (evidence, short label e1, e2, ...) over every item's options, first seen first."""
+    labels: dict[str, tuple[EvidenceRef, str]] = {}
+    for own in options:
+        for ref in own:
+            if ref.event_id not in labels:
+                labels[ref.event_id] = (ref, f"e{len(labels) + 1}")
+    return labels
 
 
 def template_explanation(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -80,9 +80,11 @@ class LLM(ABC):
 
     @abstractmethod
     def _complete(
-        self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int
+        self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int,
+        on_first_token: Callable[[], None] | None = None,
     ) -> RawCompletion:
-        """Send the messages with the JSON schema as a structured-output constraint."""
+        """Send the messages with the JSON schema as a structured-output constraint; call
+        ``on_first_token`` once the model starts answering (its prompt is then in the prefix cache)."""
 
     def generate(
         self,
@@ -90,8 +92,11 @@ class LLM(ABC):
         output_type: type[OutputT],
         *,
         choices: Mapping[str, Sequence[str]] | None = None,
+        on_first_token: Callable[[], None] | None = None,
     ) -> Generation[OutputT]:
-        """Ask for ``output_type``; ids named by choice fields must come from ``choices``."""
+        """Ask for ``output_type``; ids named by choice fields must come from ``choices``.
+
+        ``on_first_token`` is called when the first attempt starts answering (see ``_complete``)."""
         choices = {name: list(values) for name, values in (choices or {}).items()}
         schema = constrained_schema(output_type, choices)
         conversation = list(messages)
@@ -101,7 +106,9 @@ class LLM(ABC):
         prompt_tokens = completion_tokens = 0
         for attempt in range(1, self.max_attempts + 1):
             max_tokens = self._max_tokens(conversation, schema)
-            raw = self._complete(conversation, schema, output_type.__name__, max_tokens)
+            raw = self._complete(
+                conversation, schema, output_type.__name__, max_tokens, on_first_token if attempt == 1 else None
+            )
             raw_texts.append(raw.text)
             prompt_tokens += raw.prompt_tokens or _count_messages(conversation)
             completion_tokens += raw.completion_tokens or count_tokens(raw.text)

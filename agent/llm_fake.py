@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +50,11 @@ class ScriptedLLM(LLM):
         return dict(list(reply.items())[:k])
 
     def _complete(
-        self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int
+        self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int,
+        on_first_token: Callable[[], None] | None = None,
     ) -> RawCompletion:
+        if on_first_token is not None:
+            on_first_token()
         self.history.append(RecordedCall(list(messages), schema, schema_name, max_tokens))
         if not self._replies:
             raise LLMUnavailableError("ScriptedLLM has no reply queued: enqueue one per expected call")

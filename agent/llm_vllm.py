@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 import openai
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
 from agent.llm import LLM, LLMUnavailableError, Message, RawCompletion
@@ -35,12 +35,16 @@ class VllmLLM(LLM):
         )
 
     def _complete(
-        self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int
+        self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int,
+        on_first_token: Callable[[], None] | None = None,
     ) -> RawCompletion:
         response_format = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
         bound = self._chat.bind(response_format=response_format, max_tokens=max_tokens)
         try:
-            reply = bound.invoke(_to_langchain(messages))
+            if on_first_token is None:
+                reply = bound.invoke(_to_langchain(messages))
+            else:
+                reply = _streamed(bound, _to_langchain(messages), on_first_token)
         except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as error:
             raise LLMUnavailableError(f"LLM server at {self._chat.openai_api_base} failed: {error}") from error
         usage = reply.usage_metadata or {}
@@ -70,6 +74,20 @@ class VllmLLM(LLM):
         if not content:
             raise LLMUnavailableError("the LLM server returned no logprobs (is max_logprobs >= 20?)")
         return {entry["token"]: float(entry["logprob"]) for entry in content[0].get("top_logprobs", [])}
+
+
+def _streamed(bound, messages: list[BaseMessage], on_first_token: Callable[[], None]) -> AIMessageChunk:
+    """The whole reply, streamed so that ``on_first_token`` fires as the first chunk arrives."""
+    reply: AIMessageChunk | None = None
+    for chunk in bound.stream(messages, stream_usage=True):
+        if reply is None:
+            on_first_token()
+            reply = chunk
+        else:
+            reply = reply + chunk
+    if reply is None:
+        raise LLMUnavailableError("the LLM server closed the stream without answering")
+    return reply
 
 
 def _to_langchain(messages: Sequence[Message]) -> list[BaseMessage]:

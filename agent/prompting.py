@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
@@ -26,10 +26,11 @@ def run_prompt(
     *,
     choices: Mapping[str, Sequence[str]] | None = None,
     version: int | None = None,
+    on_first_token: Callable[[], None] | None = None,
 ) -> PromptResult[Any]:
     """Render prompt ``name`` with ``variables`` and return its validated output."""
     prompt = load_prompt(name, version)
     rendered = prompt.render(**variables)
     messages = [Message("system", rendered.system), Message("user", rendered.user)]
-    generation = llm.generate(messages, prompt.output_type(), choices=choices)
+    generation = llm.generate(messages, prompt.output_type(), choices=choices, on_first_token=on_first_token)
     return PromptResult(generation.value, prompt.name, prompt.version, generation.model_id, generation)

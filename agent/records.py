@@ -31,11 +31,15 @@ class EvidenceRef(BaseModel):
     timestamp: datetime
 
     @property
+    def prompt_text(self) -> str:
+        """What happened, without the date (short, for prompts)."""
+        if self.action == "rate" and self.value is not None:
+            return f"rated {self.title} {self.value:g}/5"
+        return f"{_PAST_TENSE.get(self.action, self.action)} {self.title}"
+
+    @property
     def text(self) -> str:
-        verb = f"rated {self.title} {self.value:g}/5" if self.action == "rate" and self.value is not None else (
-            f"{_PAST_TENSE.get(self.action, self.action)} {self.title}"
-        )
-        return f"{verb} on {self.timestamp.date().isoformat()}"
+        return f"{self.prompt_text} on {self.timestamp.date().isoformat()}"
 
 
 _PAST_TENSE = {"like": "liked", "view": "viewed", "click": "clicked", "purchase": "bought", "stated": "said you like"}

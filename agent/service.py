@@ -12,14 +12,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from agent.behaviour import BehaviourModels
 from agent.candidates import CandidateGenerator
 from agent.conversation import ChatEvent, Conversations
 from agent.diversity import intra_list_diversity
-from agent.explanations import Explainer, OutputAudit, template_explanation
+from agent.explanations import Explainer, OutputAudit, Pick, template_explanation
 from agent.intents import IntentClassifier, IntentRouter
 from agent.llm import LLM, LLMError
 from agent.llm_ranking import RANK_PROMPT, llm_preference
@@ -60,12 +60,12 @@ class ShiftRecService:
         self.profiler = Profiler(memory, llm, settings.agent.profile_token_budget)
         self.records = RecordBook(memory.store)
         self._candidates = CandidateGenerator(memory, behaviour, settings.agent)
-        self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit)
+        self._workers = ThreadPoolExecutor(settings.agent.explanation_workers * 4, thread_name_prefix="explain")
+        self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers)
         self.conversations = Conversations(self)
         self._llm_inflight = 0
         self._inflight_lock = threading.Lock()
         self._titles: tuple[int, list[tuple[str, str]]] | None = None
-        self._workers = ThreadPoolExecutor(settings.agent.explanation_workers * 4, thread_name_prefix="explain")
 
     @classmethod
     def create(
@@ -135,8 +135,9 @@ class ShiftRecService:
             record.items[position].explanation = explanation
             yield ExplanationEvent(record_id=record.id, item=record.items[position].model_copy(deep=True))
         _summarise_degradation(record)
-        if any(entry.explanation and entry.explanation.source == "llm" for entry in record.items):
-            record.prompts["explain"] = "explain/v1"
+        written = [entry.explanation.prompt for entry in record.items if entry.explanation and entry.explanation.prompt]
+        if written:
+            record.prompts["explain"] = written[0]
         self.records.save(record, [vectors[entry.item_id] for entry in record.items if entry.item_id in vectors])
         yield DoneEvent(record=record)
 
@@ -157,18 +158,19 @@ class ShiftRecService:
 
     def _explain_all(self, record, chosen, items, entries, explain: bool):
         """(position, explanation) pairs in the order they finish."""
-        user = record.user
+        picks = [Pick(items[c.item_id], entries[c.item_id], c.interest) for c in chosen]
         reason = "explanations not requested" if not explain else "no LLM configured" if self.llm is None else None
-        if reason is None and not self._reserve_llm(len(chosen)):
+        if reason is None and not self._reserve_llm(len(picks)):
             reason = "shed under load: the LLM queue is full, template explanations served"
         if reason is not None:
-            for position, candidate in enumerate(chosen):
-                yield position, self._template(user, candidate, entries, reason)
+            for position, pick in enumerate(picks):
+                options = self._explainer.evidence_options(record.user, pick.entry)
+                yield position, template_explanation(options, self._explainer.interest_options(pick), reason)
             return
         try:
-            yield from self._explain_with_llm(user, chosen, items, entries)
+            yield from self._explainer.explain_all(record.user, picks)
         finally:
-            self._release_llm(len(chosen))
+            self._release_llm(len(picks))
 
     def _reserve_llm(self, calls: int) -> bool:
         """Admit ``calls`` explanation requests unless the LLM queue would pass its limit."""
@@ -186,28 +188,6 @@ class ShiftRecService:
     def llm_queue(self) -> int:
         """Explanation requests admitted to the LLM and not finished."""
         return self._llm_inflight
-
-    def _explain_with_llm(self, user, chosen, items, entries):
-        futures = {
-            self._workers.submit(
-                self._explainer.explain, user, items[c.item_id], entries[c.item_id], c.interest
-            ): position
-            for position, c in enumerate(chosen)
-        }
-        for future in as_completed(futures):
-            position = futures[future]
-            try:
-                explanation = future.result()
-            except Exception as error:  # never let one explanation sink the answer
-                explanation = self._template(user, chosen[position], entries, f"explanation failed: {error}"[:200])
-            yield position, explanation
-
-    def _template(self, user, candidate: RankedCandidate, entries, reason: str):
-        entry = entries[candidate.item_id]
-        options = self._explainer.evidence_options(user, entry)
-        interests = [(n, self.memory.catalog.label(n)) for n in ([candidate.interest] if candidate.interest else [])
-                     + [node for pair in entry.pairs for node in pair]]
-        return template_explanation(options, interests, reason)
 
     # ---------------------------------------------------------------- why, feedback, profile
     def why(self, user: str, record_id: str, item_id: str, phrase: bool = False) -> WhyAnswer:

@@ -37,12 +37,15 @@ class TurnTiming:
         started = time.perf_counter()
         self.first_explanation_s: float | None = None
         self.record = None
+        listed = None
         for event in service.chat(session, user, message):
             if event.kind == "explanation" and self.first_explanation_s is None:
                 self.first_explanation_s = time.perf_counter() - started
             if event.kind == "recommendations":
-                self.record = event.record
+                listed = event.record
         self.total_s = time.perf_counter() - started
+        if listed is not None:  # the stored record: with its explanations and final degraded flags
+            self.record = service.records.get(user, listed.id)
 
 
 def run_agent_bench(service: ShiftRecService, results_dir: Path, users: list[str], rounds: int = 3) -> dict[str, Any]:

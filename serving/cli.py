@@ -43,27 +43,39 @@ def prepare_model() -> None:
 
 @app.command("serve")
 def serve() -> None:
-    """Run the main job: the LLM (embedded vLLM unless SHIFTREC_LLM__URL is set) and the
-    interest memory with the MovieLens-100K demo loaded. Ctrl-C stops everything."""
-    from memory.service import InterestMemory
-    from serving.demo import ensure_demo_data
+    """Run the whole product: the LLM (embedded vLLM unless SHIFTREC_LLM__URL is set), the interest
+    memory with the MovieLens-100K demo, and the HTTP API with the web UI. Ctrl-C stops everything."""
+    from serving.app import create_app, serve_in_background
     from serving.llm_server import llm_base_url
 
     settings = _settings()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    api = settings.api
+    if api.open_mode and not is_loopback_host(api.host):
+        typer.echo(f"error: SHIFTREC_API__HOST is {api.host} but no API keys are configured: set "
+                   "SHIFTREC_API__ADMIN_KEY (and SHIFTREC_API__USER_KEYS), or listen on 127.0.0.1", err=True)
+        raise typer.Exit(1)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwinds the with-block like Ctrl-C
     with ExitStack() as stack:
-        server = _start_embedded_llm(stack, settings) if settings.llm.url is None else None
-        memory = InterestMemory.open(settings)
-        demo = ensure_demo_data(memory, settings)
-        state = "already loaded" if demo.skipped else "loaded"
+        service = _open_service(stack, settings)
+        try:
+            url = stack.enter_context(serve_in_background(create_app(service, settings), api.host, api.port,
+                                                          log_level="info"))
+        except OSError as error:
+            typer.echo(f"error: cannot listen on {api.host}:{api.port} ({error}): set SHIFTREC_API__PORT", err=True)
+            raise typer.Exit(1) from error
         typer.echo(f"LLM: {llm_base_url(settings)} serving {settings.llm.model}")
-        typer.echo(f"memory: {settings.chroma_url or settings.chroma_path}")
-        typer.echo(f"demo data {state}: {demo.dataset}, {demo.items} items, {demo.events} events, {demo.users} users")
+        typer.echo(f"API: {url}   docs: {url}/docs   UI: {url}/ui")
         typer.echo("ready; Ctrl-C stops everything")
-        if server is None:
+        try:
             signal.pause()
-        else:
-            _wait_while_running(server)
+        except KeyboardInterrupt:
+            typer.echo("stopping: API, memory, LLM")
+
+
+def is_loopback_host(host: str) -> bool:
+    from serving.auth import is_loopback
+
+    return host == "localhost" or is_loopback(host)
 
 
 @app.command("llm-serve")
@@ -155,21 +167,193 @@ def bench_agent(
     typer.echo(f"warm turn p50 {result.get('warm_turn_p50_s')} s; written to {results}")
 
 
-def _open_service(stack: ExitStack, settings: Settings):
-    """The embedded LLM (unless an URL is set), the memory with the demo loaded, and the service on top."""
+# ---------------------------------------------------------------- data and answers from the command line
+# These open the memory directly: stop `shiftrec serve` first when it uses the embedded Chroma
+# (two processes must not write one Chroma folder), or point both at a Chroma server.
+UserArgument = Annotated[str, typer.Argument(help="User id, e.g. a MovieLens user such as 196.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")]
+LlmOption = Annotated[
+    bool, typer.Option("--llm/--no-llm", help="Use the LLM (starts the embedded vLLM, ~30 s); --no-llm: templates.")
+]
+
+
+@app.command("ingest")
+def ingest(
+    items: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Catalog file, added first.")] = None,
+    events: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Behaviour log file.")] = None,
+) -> None:
+    """Import a catalog and/or a behaviour log (format: README, "Import format"). Every row is checked
+    before anything is stored: one bad row, or an event on an item not in the catalog, stores nothing."""
+    from memory.importers import ImportFileError, read_events, read_items
+    from memory.service import InterestMemory
+
+    if items is None and events is None:
+        typer.echo("error: name a file: --items catalog.jsonl, --events events.csv, or both", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        catalog = read_items(items) if items else []
+        log = read_events(events) if events else []
+    except ImportFileError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    with InterestMemory.open(settings) as memory:
+        wanted = sorted({event.item for event in log} - {item.id for item in catalog})
+        stored = memory.get_items(wanted)
+        missing = [item for item in wanted if item not in stored]
+        if missing:
+            shown = ", ".join(map(repr, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            typer.echo(f"error: {events}: nothing imported; items not in the catalog: {shown}. Add them with --items",
+                       err=True)
+            raise typer.Exit(1)
+        if catalog:
+            report = memory.add_items(catalog, progress=True)
+            typer.echo(f"items: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+        if log:
+            result = memory.ingest(log, progress=True)
+            typer.echo(f"events: {result.applied} stored, {result.duplicates} already there, {result.users} users")
+
+
+@app.command("recommend")
+def recommend(
+    user: UserArgument,
+    count: Annotated[int, typer.Option(min=1, max=20, help="Items to recommend.")] = 5,
+    exclude_topic: Annotated[list[str] | None, typer.Option(help="Topic never to show (repeatable): Horror.")] = None,
+    prefer_topic: Annotated[list[str] | None, typer.Option(help="Topic to rank higher (repeatable).")] = None,
+    include_seen: Annotated[bool, typer.Option(help="Allow items the user already interacted with.")] = False,
+    llm: LlmOption = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Recommend items to a user, each with its reason and the user's own events behind it."""
+    from serving.api_models import RecommendationRequest, UnknownTopicError
+
+    request = RecommendationRequest(count=count, exclude_topics=exclude_topic or [], prefer_topics=prefer_topic or [],
+                                    include_seen=include_seen)
+    with ExitStack() as stack:
+        service = _open_service(stack, _settings(), with_llm=llm)
+        try:
+            refinement = request.refinement(service.topic_ids())
+        except UnknownTopicError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from error
+        record = service.recommend(user, count, refinement, include_seen)
+    if as_json:
+        typer.echo(record.model_dump_json(indent=2))
+        return
+    degraded = f" (degraded: {'; '.join(record.degraded_reasons)})" if record.degraded else ""
+    typer.echo(f"recommendation {record.id}{degraded}")
+    for entry in record.items:
+        reason = entry.explanation.reason if entry.explanation else ""
+        evidence = "; ".join(ref.text for ref in entry.explanation.evidence) if entry.explanation else ""
+        suffix = f" (you {evidence})" if evidence else ""
+        typer.echo(f"{entry.rank}. {entry.title} [{entry.item_id}] - {reason}{suffix}")
+
+
+@app.command("why")
+def why(
+    user: UserArgument,
+    record_id: Annotated[str, typer.Argument(help="Recommendation id, as printed by `recommend`.")],
+    item_id: Annotated[str, typer.Argument(help="Id of one of its items.")],
+    phrase: Annotated[bool, typer.Option(help="Let the LLM phrase the stored facts (starts vLLM).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Why an item was recommended, answered from the stored recommendation record."""
+    from agent.records import UnknownRecordError
+    from agent.why import UnknownRecommendedItemError
+
+    with ExitStack() as stack:
+        service = _open_service(stack, _settings(), with_llm=phrase)
+        try:
+            answer = service.why(user, record_id, item_id, phrase)
+        except (UnknownRecordError, UnknownRecommendedItemError) as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from error
+    typer.echo(answer.model_dump_json(indent=2) if as_json else answer.text)
+
+
+@app.command("profile")
+def profile(user: UserArgument, llm: LlmOption = True, as_json: JsonOption = False) -> None:
+    """What the user likes now, where their taste is heading, and how their topics moved over time."""
+    from memory.service_models import UnknownUserError
+    from serving.api_models import ProfileView
+
+    with ExitStack() as stack:
+        service = _open_service(stack, _settings(), with_llm=llm)
+        try:
+            view = ProfileView.of(service.profile(user), service.memory.digest(user).long_term)
+        except UnknownUserError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from error
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+        return
+    shift = view.predicted_shift
+    typer.echo(view.text + (" (trend baseline: the LLM was not used)" if view.details.degraded else ""))
+    typer.echo(f"predicted shift: {shift.from_label} -> {shift.to_label} ({shift.confidence:.2f}): {shift.rationale}")
+    for topic in view.trajectory[:8]:
+        path = " ".join(f"{point.strength:.1f}" for point in topic.points[-8:])
+        typer.echo(f"  {topic.label:<14} strength {topic.strength:6.2f}  trend {topic.trend:+.2f}  recent: {path}")
+
+
+@app.command("delete-user")
+def delete_user(
+    user: UserArgument,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete everything stored about a user: events, interests, sessions and recommendation records."""
+    from memory.service import InterestMemory
+
+    if not yes:
+        typer.confirm(f"delete every trace of user {user!r}?", abort=True)
+    with InterestMemory.open(_settings()) as memory:
+        report = memory.delete_user(user)
+    typer.echo(f"deleted {user!r}: {report.events_removed} events, {report.state_rows_removed} interest rows, "
+               f"{report.records_removed} recommendation records")
+
+
+@bench_app.command("serving")
+def bench_serving(
+    results: ResultsOption = RESULTS_DIR,
+    url: Annotated[str | None, typer.Option(help="A running API (shiftrec serve); unset: start all here.")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="SHIFTREC_BENCH_API_KEY", help="Admin key for --url.")] = None,
+    users: Annotated[int, typer.Option(min=8, help="Demo users the requests rotate over.")] = 32,
+    rounds: Annotated[int, typer.Option(min=1, help="Recommendations per client at each concurrency level.")] = 3,
+) -> None:
+    """Requests/s, p50/p95 latency, errors and degraded share of /recommendations and /why, 8 and 32 clients."""
+    from bench.serving_bench import ServingLoad, run_serving_bench
+    from serving.app import create_app, serve_in_background
+    from serving.settings import ApiSettings
+
+    settings = _settings()
+    load = ServingLoad(users=demo_bench_users(None, users), rounds=rounds)
+    with ExitStack() as stack:
+        if url is None:
+            service = _open_service(stack, settings)
+            local = settings.model_copy(update={"api": ApiSettings(ui=False)})  # open mode: loopback clients only
+            url = stack.enter_context(serve_in_background(create_app(service, local)))
+        elif api_key is None and settings.api.admin_key is not None:
+            api_key = settings.api.admin_key.get_secret_value()
+        result = run_serving_bench(url, api_key, load, results)
+    typer.echo((results / "serving.md").read_text())
+    typer.echo(f"errors {result['errors']}; written to {results}")
+
+
+def _open_service(stack: ExitStack, settings: Settings, with_llm: bool = True):
+    """The embedded LLM (unless an URL is set, or ``with_llm`` is off), the memory with the demo loaded,
+    and the service on top."""
     from agent.llm_vllm import VllmLLM
     from agent.service import ShiftRecService
     from memory.service import InterestMemory
     from serving.demo import ensure_demo_data
     from serving.llm_server import llm_base_url
 
-    if settings.llm.url is None:
+    if settings.llm.url is None and with_llm:
         _start_embedded_llm(stack, settings)
     memory = stack.enter_context(InterestMemory.open(settings))
     demo = ensure_demo_data(memory, settings)
     typer.echo(f"demo data {'already loaded' if demo.skipped else 'loaded'}: {demo.dataset}, {demo.users} users")
     llm = VllmLLM(llm_base_url(settings), settings.llm.model, api_key=settings.llm.api_key,
-                  timeout_s=settings.llm.timeout_s, context_tokens=settings.llm.context_tokens)
+                  timeout_s=settings.llm.timeout_s, context_tokens=settings.llm.context_tokens) if with_llm else None
     service = ShiftRecService.create(settings, memory, llm, echo=typer.echo)
     stack.callback(service.close)
     return service

@@ -53,6 +53,7 @@ def vllm_command(settings: Settings, model_dir: Path) -> list[str]:
         "--served-model-name", settings.llm.model,
         "--max-model-len", str(settings.llm.context_tokens),
         "--dtype", server.resolved_dtype,
+        "--block-size", str(server.block_size),
         "--structured-outputs-config", json.dumps(STRUCTURED_OUTPUTS),
     ]  # fmt: skip
     if server.enforce_eager:

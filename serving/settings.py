@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MIN_KEY_CHARS = 16  # API keys shorter than this are refused at start-up
 
 
 class LLMSettings(BaseModel):
@@ -50,6 +51,11 @@ class EmbeddedServerSettings(BaseModel):
     kv_cache_gb: int = Field(default=2, ge=1)
     enforce_eager: bool = Field(default=True, description="~22 s start-up instead of 60-100 s, ~10% less throughput.")
     startup_timeout_s: float = Field(default=240.0, gt=0)
+    block_size: int = Field(
+        default=32, ge=16, multiple_of=16,
+        description="KV-cache block (tokens). vLLM's CPU default is 128; 32 lets the prefix cache reuse the "
+        "shared start of a list's explanation prompts at a finer grain.",
+    )
     dtype: Literal["cpu-auto", "float32", "bfloat16", "float16", "auto"] = Field(
         default="cpu-auto",
         description="Weights' dtype in vLLM. cpu-auto: bfloat16 where the CPU has AVX512-BF16 (measured 1.5x "
@@ -157,7 +163,9 @@ class AgentSettings(BaseModel):
         default=40, ge=1, description="Explanation requests allowed at the LLM at once; beyond it, a turn sheds its "
         "LLM work and serves template explanations (flagged degraded) instead of queueing.",
     )
-    evidence_options: int = Field(default=6, ge=1, le=12, description="Past events offered per item as evidence.")
+    evidence_options: int = Field(
+        default=2, ge=1, le=6, description="Past events offered per item as evidence (fewer: a shorter prompt)."
+    )
     profile_token_budget: int = Field(default=700, ge=100, description="Summary tokens in the profile prompt.")
     chat_history_tokens: int = Field(default=1200, ge=100, description="Per-session chat history kept (tokens).")
     intent_llm_below: float = Field(
@@ -172,6 +180,48 @@ class AgentSettings(BaseModel):
         default=None, description="SASRec weights; unset: data_dir/models/sequential-served.pt (trained once)."
     )
     train_sequential_if_missing: bool = Field(default=True, description="Train SASRec at start when none is saved.")
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API: where it listens, who may call it, how large a request may be.
+
+    Keys are secrets from the environment or a config file, never from code:
+    ``SHIFTREC_API__ADMIN_KEY=...`` and ``SHIFTREC_API__USER_KEYS='{"key-of-ana": "ana"}'``.
+    With no key at all the API answers only clients on this machine (see README).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on; keys are required off loopback.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_key: SecretStr | None = Field(
+        default=None, repr=False, description="Bearer key for everything: ingest, deletion, any user."
+    )
+    user_keys: dict[str, str] = Field(
+        default_factory=dict, repr=False, description="Bearer key -> user id: that user's reads, chat and feedback."
+    )
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    max_items_per_request: int = Field(
+        default=1000, ge=1, description="Catalog items per ingest request (each is embedded before the reply)."
+    )
+    ui: bool = Field(default=True, description="Mount the Gradio chat UI at /ui (answers local clients only).")
+
+    @model_validator(mode="after")
+    def _usable_keys(self) -> ApiSettings:
+        short = sorted(f"the key of {user!r}" for key, user in self.user_keys.items() if len(key) < MIN_KEY_CHARS)
+        admin = self.admin_key.get_secret_value() if self.admin_key else None
+        if admin is not None and len(admin) < MIN_KEY_CHARS:
+            short.insert(0, "the admin key")
+        if short:
+            raise ValueError(f"{', '.join(short)}: shorter than {MIN_KEY_CHARS} characters; use long random keys")
+        if admin is not None and admin in self.user_keys:
+            raise ValueError("the admin key is also a user key: give every key one role")
+        return self
+
+    @property
+    def open_mode(self) -> bool:
+        """No key configured: the local demo, open to loopback clients only."""
+        return self.admin_key is None and not self.user_keys
 
 
 class Settings(BaseSettings):
@@ -191,6 +241,7 @@ class Settings(BaseSettings):
     server: EmbeddedServerSettings = Field(default_factory=EmbeddedServerSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @property
     def chroma_path(self) -> Path:

@@ -38,7 +38,10 @@ class SchemaLLM(LLM):
         self.calls: list[tuple[str, list[Message]]] = []
         self._lock = threading.Lock()
 
-    def _complete(self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int):
+    def _complete(self, messages: Sequence[Message], schema: dict[str, Any], schema_name: str, max_tokens: int,
+                  on_first_token: Callable[[], None] | None = None):
+        if on_first_token is not None and not self.fail:
+            on_first_token()
         with self._lock:
             self.calls.append((schema_name, list(messages)))
         if self.fail:

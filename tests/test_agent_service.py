@@ -38,9 +38,9 @@ def test_items_come_from_candidates_and_evidence_from_the_users_history(tmp_path
         assert explanation is not None and explanation.source == "llm" and not explanation.degraded
         assert explanation.evidence and {ref.event_id for ref in explanation.evidence} <= own_events
         assert {ref.item_id for ref in explanation.evidence} <= liked
-        assert len(explanation.reason) <= 160 and explanation.prompt == "explain/v1"
+        assert len(explanation.reason) <= 160 and explanation.prompt == "explain/v2"
         assert entry.sources  # every item says which sources proposed it
-    assert record.prompts["explain"] == "explain/v1" and record.model_id == "schema-fake"
+    assert record.prompts["explain"] == "explain/v2" and record.model_id == "schema-fake"
     assert not record.degraded and record.memory_version == service.memory.memory_version("ana")
     assert service.audit.snapshot()["invalid_reaching_user"] == 0
 
@@ -214,3 +214,18 @@ def test_ingested_events_reach_memory_and_the_behaviour_models(tmp_path: Path):
     assert after[position] > before[position]
     assert after[service.behaviour.item_ids.index("sf1")] > before[service.behaviour.item_ids.index("sf1")]
     assert service.health() == {"llm": None, "llm_model": None, "chroma": True, "sequential_model": True}
+
+
+def test_explanations_share_one_prompt_prefix_and_cite_only_their_own_events(tmp_path: Path):
+    llm = SchemaLLM(pick=1)
+    service = build_service(tmp_path, llm)
+    record = service.recommend("ana", count=4)
+    prompts = [messages[1].content for name, messages in llm.calls if name == "ItemExplanation"]
+    assert len(prompts) == 4
+    prefixes = {prompt.split("Recommended:")[0] for prompt in prompts}
+    assert len(prefixes) == 1  # identical up to the item line: the server's prefix cache reuses it
+    for entry in record.items:
+        related = entry.explanation.evidence
+        title_line = next(p for p in prompts if f"Recommended: {entry.title} " in p).split("Related events: ")[1]
+        offered = [label.strip(" .") for label in title_line.split(",")]
+        assert 1 <= len(related) <= len(offered) <= 2

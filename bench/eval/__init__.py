@@ -1,0 +1,1 @@
+"""`shiftrec bench eval`: ShiftRec against baselines and published anchors, one sub-command per protocol."""
