@@ -17,18 +17,12 @@ from pydantic import BaseModel, Field
 from agent.mentions import mentioned_items
 from agent.refinement import Refinement
 from memory.embeddings import unit
+from memory.service_models import PastEvent
 from memory.store import ChromaStore, Row
 
 
-class EvidenceRef(BaseModel):
+class EvidenceRef(PastEvent):
     """One of the user's own past events, cited for a recommendation."""
-
-    event_id: str
-    item_id: str
-    title: str
-    action: str
-    value: float | None
-    timestamp: datetime
 
     @property
     def prompt_text(self) -> str:

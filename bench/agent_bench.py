@@ -165,15 +165,16 @@ def _timed_ms(action: Callable[[], object]) -> float:
 
 
 def _markdown(r: dict[str, Any]) -> str:
+    def spread(name: str) -> str:
+        return f"{r.get(f'{name}_p50_s')} / {r.get(f'{name}_p95_s')}"
+
     rows = [
-        ("cold recommendation turn p50 / p95 (s)", f"{r.get('cold_turn_p50_s')} / {r.get('cold_turn_p95_s')}", "-"),
-        ("warm turn p50 / p95 (s)", f"{r.get('warm_turn_p50_s')} / {r.get('warm_turn_p95_s')}", "≤ 4 (p50)"),
-        ("warm first explanation p50 / p95 (s)",
-         f"{r.get('first_explanation_p50_s')} / {r.get('first_explanation_p95_s')}", "≤ 2 (p50)"),
+        ("cold recommendation turn p50 / p95 (s)", spread("cold_turn"), "-"),
+        ("warm turn p50 / p95 (s)", spread("warm_turn"), "≤ 4 (p50)"),
+        ("warm first explanation p50 / p95 (s)", spread("first_explanation"), "≤ 2 (p50)"),
         ("why? p50 / p95 (ms)", f"{r['why_p50_ms']} / {r['why_p95_ms']}", "≤ 300 (p50)"),
-        ("feedback turn p50 / p95 (s)", f"{r.get('feedback_turn_p50_s')} / {r.get('feedback_turn_p95_s')}", "-"),
-        ("8 concurrent users: turn p50 / p95 (s)",
-         f"{r.get('concurrent_8_turn_p50_s')} / {r.get('concurrent_8_turn_p95_s')}", "-"),
+        ("feedback turn p50 / p95 (s)", spread("feedback_turn"), "-"),
+        ("8 concurrent users: turn p50 / p95 (s)", spread("concurrent_8_turn"), "-"),
         ("8 concurrent users: first explanation p50 (s)", f"{r.get('concurrent_8_first_explanation_p50_s')}", "-"),
         ("LLM outputs needing repair before validation", f"{r['invalid_before_validation_rate']}", "-"),
         ("… invalid candidate / invented evidence / duplicate evidence",

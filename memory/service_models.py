@@ -33,8 +33,8 @@ class InterestVector:
     vector: np.ndarray
 
 
-class HistoryMatch(BaseModel):
-    """One of the user's own events, found by meaning; similarity is cosine, higher is more similar."""
+class PastEvent(BaseModel):
+    """One of the user's own events, with its item's title."""
 
     event_id: str
     item_id: str
@@ -42,6 +42,11 @@ class HistoryMatch(BaseModel):
     action: str
     value: float | None
     timestamp: datetime
+
+
+class HistoryMatch(PastEvent):
+    """A past event found by meaning; similarity is cosine, higher is more similar."""
+
     similarity: float
 
 
