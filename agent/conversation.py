@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_m
 from langchain_core.runnables import RunnableBranch, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.guards import leaks_instructions
 from agent.intents import Intent
 from agent.llm import LLMError
 from agent.mentions import mentioned_items, position_reference
@@ -95,13 +96,18 @@ class Conversations:
         )
 
     def chat(self, session_id: str, user: str, message: str) -> Iterator[ChatEvent]:
-        """Handle one message; events stream as they are ready, the last one is ``done``."""
+        """Handle one message; events stream as they are ready, the last one is ``done``.
+
+        Bad input (empty or too long message, another user's session) raises here, before
+        any event, so that callers can answer it as a request error."""
         message = message.strip()
         if not message:
             raise ValueError("the message is empty: type what you would like")
         if len(message) > MAX_MESSAGE_CHARS:
             raise ValueError(f"the message has {len(message)} characters; keep it under {MAX_MESSAGE_CHARS}")
-        session = self._session(session_id, user)
+        return self._turn(session_id, self._session(session_id, user), message)
+
+    def _turn(self, session_id: str, session: _Session, message: str) -> Iterator[ChatEvent]:
         with session.lock:
             routed = self._service.intents.route(message)
             turn = {"session_id": session_id, "session": session, "message": message, "intent": routed.intent,
@@ -208,7 +214,8 @@ class Conversations:
         except LLMError:
             yield self._text(turn, HELP_TEXT)
             return
-        yield self._text(turn, f"{result.value.reply.strip()} {HELP_TEXT}")
+        reply = result.value.reply.strip()
+        yield self._text(turn, HELP_TEXT if leaks_instructions(reply) else f"{reply} {HELP_TEXT}")
 
     # ---------------------------------------------------------------- helpers
     def _target(self, session: _Session, message: str) -> tuple[RecommendationRecord, str] | None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
 
+from agent.guards import leaks_instructions
 from agent.llm import LLM, LLMError
 from agent.outputs import REASON_MAX_CHARS, ItemExplanation
 from agent.prompting import run_prompt
@@ -177,6 +178,8 @@ class Explainer:
         if any(label not in own_labels for label in cited) or value.interest not in dict(interests):
             self._audit.note_blocked()  # the schema and validation make this unreachable; checked anyway
             return template_explanation(own, interests, "LLM cited something outside the offered evidence")
+        if leaks_instructions(value.reason):
+            return template_explanation(own, interests, "LLM reason repeated its instructions")
         return Explanation(
             reason=value.reason.strip() or template_explanation(own, interests, None).reason,
             evidence=[own_labels[label] for label in cited],

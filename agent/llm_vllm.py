@@ -45,6 +45,9 @@ class VllmLLM(LLM):
                 reply = bound.invoke(_to_langchain(messages))
             else:
                 reply = _streamed(bound, _to_langchain(messages), on_first_token)
+        except openai.LengthFinishReasonError as error:  # the client's own parse refuses a cut answer
+            message = error.completion.choices[0].message if error.completion.choices else None
+            return RawCompletion(text=(message.content if message else "") or "", finish_reason="length")
         except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as error:
             raise LLMUnavailableError(f"LLM server at {self._chat.openai_api_base} failed: {error}") from error
         usage = reply.usage_metadata or {}

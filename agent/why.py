@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from agent.guards import leaks_instructions
 from agent.llm import LLM, LLMError
 from agent.prompting import run_prompt
 from agent.records import EvidenceRef, RecommendationRecord
@@ -58,6 +59,8 @@ def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = Non
         result = run_prompt(llm, WHY_PROMPT, variables)
     except LLMError as error:
         return answer.model_copy(update={"degraded": True, "degraded_reason": f"LLM phrasing failed: {error}"[:300]})
+    if leaks_instructions(result.value.answer):
+        return answer.model_copy(update={"degraded": True, "degraded_reason": "LLM phrasing repeated its instructions"})
     phrased = f"{result.value.answer.strip()}\n\nEvidence: " + "; ".join(e.text for e in evidence)
     return answer.model_copy(update={"text": phrased, "phrased_by_llm": True})
 

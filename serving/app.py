@@ -64,6 +64,7 @@ def create_app(service: ShiftRecService, settings: Settings) -> FastAPI:
     app = FastAPI(title="ShiftRec API", version="0.1.0", description=DESCRIPTION, responses=ERROR_RESPONSES)
     app.state.keys = KeyRing(settings.api)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(ErrorsAsJson)  # added last: outside the size limit
     install_error_handlers(app)
     app.include_router(_health_router(service))
     app.include_router(_catalog_router(service, settings))
@@ -126,16 +127,10 @@ def install_error_handlers(app: FastAPI) -> None:
         code, kind = next(DOMAIN_ERRORS[cls] for cls in type(error).__mro__ if cls in DOMAIN_ERRORS)
         return error_response(code, kind, str(error))
 
-    async def internal_error(request: Request, error: Exception) -> JSONResponse:
-        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-        return error_response(500, "internal_error", "the server failed on this request and logged why; "
-                              "try again, and report it if it keeps happening")
-
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for error_class in DOMAIN_ERRORS:
         app.add_exception_handler(error_class, domain_error)
-    app.add_exception_handler(Exception, internal_error)
 
 
 def _location(loc: tuple) -> str:
@@ -148,9 +143,41 @@ def _location(loc: tuple) -> str:
 def _problem(problem: dict) -> str:
     if problem["type"] == "json_invalid":
         return f"the body is not valid JSON ({problem.get('ctx', {}).get('error', 'parse error')})"
-    if problem["type"] == "missing" and tuple(problem["loc"]) == ("body",):
-        return "a JSON body is required: see /docs for its fields"
+    if problem["type"] == "missing":
+        return "a JSON body is required: see /docs for its fields" if tuple(problem["loc"]) == ("body",) else (
+            "required field is missing: add it")
     return problem["msg"].removeprefix("Value error, ")
+
+
+class ErrorsAsJson:
+    """Any exception no handler took becomes a logged JSON 500.
+
+    Not an `Exception` handler: Starlette runs that one outermost and re-raises after it, so the
+    server drops the client's connection; answered here, the connection stays usable.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            logger.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
+            if started:  # a response broke part-way: nothing left to answer with
+                raise
+            await error_response(500, "internal_error", "the server failed on this request and logged why; "
+                                 "try again, and report it if it keeps happening")(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -43,8 +43,11 @@ def prepare_model() -> None:
 
 @app.command("serve")
 def serve() -> None:
-    """Run the whole product: the LLM (embedded vLLM unless SHIFTREC_LLM__URL is set), the interest
-    memory with the MovieLens-100K demo, and the HTTP API with the web UI. Ctrl-C stops everything."""
+    """Run the whole product: LLM, interest memory with the demo, HTTP API and web UI; Ctrl-C stops all.
+
+    The LLM is the embedded vLLM unless SHIFTREC_LLM__URL is set; the demo is MovieLens-100K; the API
+    and the UI listen on SHIFTREC_API__HOST:SHIFTREC_API__PORT (127.0.0.1:8000).
+    """
     from serving.app import create_app, serve_in_background
     from serving.llm_server import llm_base_url
 
@@ -64,7 +67,7 @@ def serve() -> None:
             typer.echo(f"error: cannot listen on {api.host}:{api.port} ({error}): set SHIFTREC_API__PORT", err=True)
             raise typer.Exit(1) from error
         typer.echo(f"LLM: {llm_base_url(settings)} serving {settings.llm.model}")
-        typer.echo(f"API: {url}   docs: {url}/docs   UI: {url}/ui")
+        typer.echo(f"API: {url}   docs: {url}/docs" + (f"   UI: {url}/ui" if api.ui else ""))
         typer.echo("ready; Ctrl-C stops everything")
         try:
             signal.pause()
@@ -182,8 +185,11 @@ def ingest(
     items: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Catalog file, added first.")] = None,
     events: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Behaviour log file.")] = None,
 ) -> None:
-    """Import a catalog and/or a behaviour log (format: README, "Import format"). Every row is checked
-    before anything is stored: one bad row, or an event on an item not in the catalog, stores nothing."""
+    """Import a catalog and/or a behaviour log from .jsonl or .csv files, with a progress bar.
+
+    Every row is checked before anything is stored: one bad row, or an event on an item that is in
+    neither the catalog nor --items, stores nothing. Formats: README, "Import format".
+    """
     from memory.importers import ImportFileError, read_events, read_items
     from memory.service import InterestMemory
 

@@ -82,11 +82,16 @@ class Choice(BaseModel):
     finish_reason: Literal["stop"] = "stop"
 
 
-class ChatCompletion(BaseModel):
+class CompletionHeader(BaseModel):
+    """What a completion and each of its stream chunks start with."""
+
     id: str
-    object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str = MODEL_ID
+
+
+class ChatCompletion(CompletionHeader):
+    object: Literal["chat.completion"] = "chat.completion"
     choices: list[Choice]
     usage: Usage
     session_id: str = Field(description="ShiftRec extension: send it back to stay in this conversation.")
@@ -104,11 +109,8 @@ class ChunkChoice(BaseModel):
     finish_reason: Literal["stop"] | None = None
 
 
-class ChatCompletionChunk(BaseModel):
-    id: str
+class ChatCompletionChunk(CompletionHeader):
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str = MODEL_ID
     choices: list[ChunkChoice]
     usage: Usage | None = None
 

@@ -3,9 +3,8 @@
 A turn is started (its first event produced) before the response begins, so a refused
 turn (another user's session, an unknown record) is an ordinary HTTP error; a failure
 later in the stream arrives as an ``error`` event with the usual error body.
+(No postponed annotations here: FastAPI must see the closure's dependency in the signature.)
 """
-
-from __future__ import annotations
 
 import itertools
 import logging
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def started_chat(service: ShiftRecService, session_id: str, user: str, message: str) -> Iterator[ChatEvent]:
+def started_chat(service: "ShiftRecService", session_id: str, user: str, message: str) -> Iterator[ChatEvent]:
     """The turn's events, the first one already produced (blocking: call it from a worker thread)."""
     events = service.chat(session_id, user, message)
     first = next(events)
@@ -39,7 +38,7 @@ def failure_body(error: Exception) -> ErrorResponse:
     return ErrorResponse(error=ErrorBody(type="internal_error", message=message))
 
 
-def chat_router(service: ShiftRecService) -> APIRouter:
+def chat_router(service: "ShiftRecService") -> APIRouter:
     router = APIRouter(tags=["chat"])
 
     def chat_turn(user: UserDep, request: ChatRequest) -> Iterator[ChatEvent]:

@@ -4,7 +4,6 @@ over HTTP; the agent runs on the small catalog with the schema-reading fake LLM.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import openai
 import pytest
@@ -15,23 +14,14 @@ from agent.intents import Intent
 from agent.records import Explanation, RecommendationRecord
 from agent.service import ShiftRecService
 from serving.openai_facade import ReplyComposer
-from tests.agent_support import SchemaLLM, build_service
-from tests.test_api import ADMIN_KEY, ANA_KEY, KEYED, running_api
+from tests.test_api import ADMIN_KEY, ANA_KEY, api_url, service  # noqa: F401  (the API tests' module fixtures)
 
 LIST_LINE = re.compile(r"^(\d+)\. (.+?): (.+)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShiftRecService]:
-    built = build_service(tmp_path_factory.mktemp("openai"), SchemaLLM())
-    yield built
-    built.close()
-
-
-@pytest.fixture(scope="module")
-def v1_url(agent: ShiftRecService) -> Iterator[str]:
-    with running_api(agent, KEYED) as url:
-        yield f"{url}/v1"
+def v1_url(api_url: str) -> str:  # noqa: F811
+    return f"{api_url}/v1"
 
 
 def ask(url: str, key: str, messages: list[dict], **options) -> openai.types.chat.ChatCompletion:
@@ -44,11 +34,12 @@ def test_models_lists_the_agent(v1_url: str):
     assert [model.id for model in models.data] == ["shiftrec"]
 
 
-def test_the_reply_is_the_chat_text_then_the_list_in_rank_order_with_reasons(v1_url: str, agent: ShiftRecService):
+def test_the_reply_is_the_chat_text_then_the_ranked_list_with_reasons(
+        v1_url: str, service: ShiftRecService):  # noqa: F811
     completion = ask(v1_url, ANA_KEY, [{"role": "user", "content": "recommend something"}])
     choice = completion.choices[0]
     assert choice.finish_reason == "stop" and choice.message.role == "assistant"
-    record = agent.records.get("ana", completion.model_extra["record_id"])
+    record = service.records.get("ana", completion.model_extra["record_id"])
     lines = LIST_LINE.findall(choice.message.content)
     assert [(int(rank), title) for rank, title, _ in lines] == [(entry.rank, entry.title) for entry in record.items]
     assert [reason for _, _, reason in lines] == [entry.explanation.reason for entry in record.items]

@@ -13,11 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from agent.behaviour import BehaviourModels
+from agent.intents import IntentClassifier, IntentRouter
 from agent.llm_vllm import VllmLLM
+from agent.sequential import SequentialConfig
+from agent.service import ShiftRecService
+from memory.movielens import load_movielens
+from memory.service import InterestMemory
 from serving.llm_server import EmbeddedLLMServer
 from serving.model_convert import ensure_model
 from serving.settings import Settings, load_settings
 
+MOVIELENS_USERS = [str(u) for u in range(1, 61)]  # the first 60 ML-100K users: ~6,000 ratings
 # concurrent requests on a busy 2-core machine queue behind each other; the product default is 30 s
 TEST_LLM_TIMEOUT_S = 600.0
 
@@ -67,3 +74,22 @@ def vllm_llm(vllm_server: EmbeddedLLMServer) -> VllmLLM:
         timeout_s=TEST_LLM_TIMEOUT_S,
         context_tokens=settings.llm.context_tokens,
     )
+
+
+@pytest.fixture(scope="session")
+def movielens_service(tmp_path_factory: pytest.TempPathFactory, vllm_llm) -> Iterator[ShiftRecService]:
+    """The whole agent for real on 60 MovieLens-100K users (each test uses its own users)."""
+    folder: Path = tmp_path_factory.mktemp("agent-ml100k")
+    settings = load_settings(data_dir=folder, cache_dir=folder / "cache")
+    memory = InterestMemory.open(settings)
+    data = load_movielens("ml-100k")
+    memory.add_items(list(data.items))
+    memory.ingest(data.events(MOVIELENS_USERS), progress=False)
+    behaviour = BehaviourModels.from_log(
+        memory.event_log(), folder / "sasrec.pt", config=SequentialConfig(max_len=30, hidden=32, epochs=3)
+    )
+    router = IntentRouter(IntentClassifier.cached(memory.embedder.embed, settings.cache_dir))
+    built = ShiftRecService(settings, memory, vllm_llm, behaviour, router)
+    yield built
+    built.close()
+    memory.close()

@@ -1,0 +1,44 @@
+"""Instruction-leak guard, and the red-team set run against the service with fakes (the real
+model runs the same set in tests/integration/test_redteam_real.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.guards import leaks_instructions
+from bench.redteam import redteam_cases, run_redteam
+from prompts.loader import load_prompt
+from tests.agent_support import SchemaLLM, build_service
+
+
+def test_a_reply_repeating_a_system_prompt_is_caught_and_ordinary_text_is_not():
+    system = load_prompt("chat").system
+    assert leaks_instructions("Sure: " + system[:120])
+    assert leaks_instructions(load_prompt("explain").system.upper())  # case does not hide it
+    assert not leaks_instructions("Because you liked Alien and Aliens; it fits your Sci-Fi interest.")
+    assert not leaks_instructions("I can recommend movies, explain a pick and take feedback.")
+
+
+def test_the_red_team_set_is_large_and_varied():
+    cases = redteam_cases()
+    assert len(cases) >= 40 and len({case["id"] for case in cases}) == len(cases)
+    assert {case["kind"] for case in cases} == {"chat", "item"}
+
+
+def test_no_red_team_case_breaks_the_service_with_fakes(tmp_path: Path):
+    service = build_service(tmp_path, SchemaLLM())
+    result = run_redteam(service, attacker="ana", victim="bob")
+    assert result["redteam_cases"] >= 40 and result["violations"] == [] and result["redteam_violations"] == 0
+
+
+def test_the_checks_do_find_a_planted_leak(tmp_path: Path):
+    from bench.redteam import _violations
+    from agent.conversation import ChatEvent
+    from agent.intents import Intent
+
+    service = build_service(tmp_path, None)
+    bob_event = service.export_user("bob").events[0]["event_id"]
+    leak = ChatEvent(kind="text", session_id="s", intent=Intent.OTHER, text=f"bob did {bob_event}")
+    echo = ChatEvent(kind="text", session_id="s", intent=Intent.OTHER, text=load_prompt("chat").system)
+    problems = _violations(service, "ana", {bob_event}, [leak, echo])
+    assert any("victim event" in p for p in problems) and any("repeats the instructions" in p for p in problems)
