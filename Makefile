@@ -9,12 +9,17 @@ PYTHON ?= python3.11
 VENV := .venv
 VLLM_VENV := .venv-vllm
 PIP_FLAGS := --quiet --disable-pip-version-check
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # pip's configured mirrors print one harmless warning per package; keep the log readable
 QUIET_PIP := grep -v "^WARNING: Location" || true
 
-.PHONY: setup run test model clean-venvs
+.PHONY: setup run test model browser clean-venvs
 
-setup: $(VENV)/.installed $(VLLM_VENV)/.installed model
+setup: $(VENV)/.installed $(VLLM_VENV)/.installed model browser
+
+# The UI tests drive Debian's chromium through Playwright (never `playwright install`: offline)
+browser:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from functools import partial
 
 import gradio as gr
+import pandas as pd
 
 from agent.service import ShiftRecService
 from memory.service import EMPTY_VERSION
 from serving.ui_handlers import Screen, UIHandlers
-from serving.ui_views import CARD_CSS, PROFILE_CSS, card_html, notice_html, trajectory_frame
+from serving.ui_views import CARD_CSS, PROFILE_CSS, card_html, notice_html
 
 CARD_SLOTS = 10
 # MovieLens-100K users offered in the picker when they are in memory; any id can be typed
@@ -58,7 +59,7 @@ class Page:
         values.append(None if screen.clear_cards else keep if screen.record is None else screen.record)
         values.append(keep if screen.session_id is None else screen.session_id)
         values.append(keep if screen.profile is None else screen.profile)
-        values.append(keep if screen.trajectory is None else screen.trajectory)
+        values.append(keep if screen.trajectory is None else _plot_value(screen.trajectory))
         return values + self._card_updates(screen)
 
     def _card_updates(self, screen: Screen) -> list:
@@ -89,8 +90,8 @@ def build_ui(service: ShiftRecService, demo_users: Sequence[str] | None = None) 
                                info="Pick a demo user or type a user id, then press Enter.", elem_id="user-picker")
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=460, latex_delimiters=[], feedback_options=None,
-                                     elem_id="chat")
+                chatbot = gr.Chatbot(label="Chat", show_label=False, height=460, latex_delimiters=[],
+                                     feedback_options=None, elem_id="chat")
                 message = gr.Textbox(placeholder="Something for tonight? Less horror? Why the second one?",
                                      show_label=False, submit_btn="Send", elem_id="chat-input")
             with gr.Column(scale=2, elem_id="cards"):
@@ -99,8 +100,9 @@ def build_ui(service: ShiftRecService, demo_users: Sequence[str] | None = None) 
         with gr.Accordion("Your interest profile", open=True, elem_id="profile-panel"):
             profile = gr.HTML(notice_html("Pick a user to see their profile."), css_template=PROFILE_CSS,
                               elem_id="profile")
-            trajectory = gr.LinePlot(trajectory_frame([]), x="week", y="strength", color="interest",
-                                     label="Interest trajectory (topic strength over time)", height=280,
+            gr.Markdown("**Interest trajectory**: strength of your strongest topics over time")
+            # no component label: with one, gradio 6.31 cuts the legend off the bottom of the plot
+            trajectory = gr.LinePlot(None, x="week", y="strength", color="interest", show_label=False, height=320,
                                      elem_id="trajectory")
         page = Page(chatbot, gr.State([]), gr.State(None), gr.State(""), profile, trajectory, slots)
         _wire(page, handlers, user, message)
@@ -109,12 +111,12 @@ def build_ui(service: ShiftRecService, demo_users: Sequence[str] | None = None) 
 
 
 def _card_slot(index: int) -> CardSlot:
-    with gr.Column(visible=False, elem_classes=["sr-slot"], elem_id=f"card-{index}") as box:
+    with gr.Column(visible=False, elem_classes=["sr-slot"], elem_id=f"card-{index}") as box, gr.Group():
         body = gr.HTML("", css_template=CARD_CSS)
-        with gr.Row():
-            why_button = gr.Button("Why?", size="sm", elem_classes=["sr-why"])
-            up = gr.Button("👍", size="sm", elem_classes=["sr-up"])
-            down = gr.Button("👎", size="sm", elem_classes=["sr-down"])
+        with gr.Row(equal_height=True):
+            why_button = gr.Button("Why?", size="sm", min_width=0, elem_classes=["sr-why"])
+            up = gr.Button("Like", size="sm", min_width=0, elem_classes=["sr-up"])  # thumbs up
+            down = gr.Button("Dislike", size="sm", min_width=0, elem_classes=["sr-down"])  # thumbs down
         why = gr.Textbox(label="Why?", visible=False, interactive=False, lines=4, elem_classes=["sr-why-answer"])
     return CardSlot(box, body, why, why_button, up, down)
 
@@ -153,6 +155,11 @@ def _once(handler: Callable[..., Screen]) -> Callable[..., Iterator[Screen]]:
         yield handler(*inputs)
 
     return run
+
+
+def _plot_value(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """None clears the plot: a LinePlot once given an empty frame draws no lines for later data (gradio 6.31)."""
+    return None if frame.empty else frame
 
 
 def _known_users(service: ShiftRecService, candidates: Sequence[str]) -> list[str]:

@@ -37,6 +37,10 @@ class Screen:
     session_id: str | None = None
     why: tuple[int, str] | None = None  # card slot, answer text
 
+    def __post_init__(self):
+        if self.history is not None:  # a snapshot: the handler keeps appending to its own list
+            self.history = list(self.history)
+
 
 class UIHandlers:
     """The UI's actions on one `ShiftRecService`."""

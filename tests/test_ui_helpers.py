@@ -160,9 +160,10 @@ def test_chat_streams_text_then_the_list_then_each_reason(service):
     assert explained == list(range(len(with_records[0].items) + 1))  # one more reason per step
     final = with_records[-1]
     assert [item.item_id for item in final.items] == [item.item_id for item in with_records[0].items]
-    assert screens[-1].history[-1]["content"] == list_message(final)
-    assert PENDING_REASON not in screens[-1].history[-1]["content"]
-    assert screens[-1].trajectory is not None  # refreshed once the turn is done
+    last_chat = [screen.history for screen in screens if screen.history is not None][-1]
+    assert last_chat[-1]["content"] == list_message(final) and PENDING_REASON not in last_chat[-1]["content"]
+    assert [message["role"] for message in last_chat] == ["user", "assistant", "assistant"]  # intro, list
+    assert screens[-1].trajectory is not None and screens[-1].history is None  # refreshed once the turn is done
 
 
 def test_why_shows_the_answer_stored_with_the_record(service):

@@ -51,3 +51,13 @@ def test_the_llm_profile_names_only_the_users_interests(movielens_service: Shift
              result.profile.shift.from_interest, result.profile.shift.to_interest}
     assert named <= set(digest.node_ids)
     assert movielens_service.profile("33") is result  # unchanged memory: cached, no second LLM call
+
+
+def test_the_one_pass_llm_preference_scores_every_candidate(movielens_service: ShiftRecService):
+    from agent.llm_ranking import llm_preference
+
+    record = movielens_service.recommend("9", count=8, explain=False)
+    items = movielens_service.memory.get_items([entry.item_id for entry in record.items])
+    scores = llm_preference(movielens_service.llm, "Likes dramas.", ["Fargo (1996)"], list(items.values()))
+    assert set(scores) == set(items) and all(score <= 0.0 for score in scores.values())
+    assert len(set(scores.values())) > 1  # the letters get different log-probabilities

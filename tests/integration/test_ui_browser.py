@@ -1,79 +1,65 @@
 """The web UI in real Chromium: sign in, chat, cards with reasons, Why?, thumbs down, trajectory.
 
-The app runs under uvicorn on a free port with the real service on fakes behind our
-interfaces (schema-reading LLM, bag-of-words embedder); Playwright drives Debian's
-chromium (never a downloaded browser). Screenshots go to bench/results/screenshots/
-(committed, shown in the README) and to the test's tmp folder.
+The product's app (serving/app.py) runs under uvicorn on a free port, with the real service
+on fakes behind our interfaces (schema-reading LLM, bag-of-words embedder); Playwright
+drives Debian's chromium (never a downloaded browser). Screenshots go to
+bench/results/screenshots/ (committed artifacts) and to the test's tmp folder.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from agent.service import ShiftRecService
-from memory.models import Event, Item
+from serving.app import create_app, serve_in_background
 from tests.agent_support import SchemaLLM, build_service
-from tests.integration.conftest import free_port
-from tests.memory_support import at
 
 pytestmark = pytest.mark.integration
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-HOSTILE_TITLE = "Galaxy alien <img src=x onerror=alert(1)>"
+HOSTILE_MARKUP = "<img src=x onerror=alert(1)>"
 WAIT_MS = 20_000
 
 
-def _with_hostile_item(service: ShiftRecService) -> None:
-    """A sci-fi title carrying HTML, watched by the sci-fi fans right after what ana watched."""
-    service.memory.add_items([Item(id="hostile", title=HOSTILE_TITLE, categories=["Sci-Fi"])])
-    fans = [Event(user=user, item="hostile", action="rate", value=5.0, timestamp=at(30 + index))
-            for index, user in enumerate(["bob", "cy", "dee", "bob-2", "cy-2"])]
-    fans += [Event(user=user, item=f"sf{i}", action="rate", value=5.0, timestamp=at(i))
-             for user in ["bob-2", "cy-2"] for i in range(10)]
-    service.ingest_events(fans)
+def _with_hostile_title(service: ShiftRecService) -> str:
+    """ana's first pick renamed to carry HTML (its words kept, so it stays a pick); returns the new title."""
+    first = service.recommend("ana", count=1).items[0]
+    item = service.memory.get_items([first.item_id])[first.item_id]
+    title = f"{item.title} {HOSTILE_MARKUP}"
+    service.memory.add_items([item.model_copy(update={"title": title})])
+    return title
 
 
-def _app(service: ShiftRecService) -> FastAPI:
-    """The product's app when serving/app.py is there; otherwise the UI alone on a bare FastAPI."""
-    if importlib.util.find_spec("serving.app") is not None:
-        from serving.app import create_app
-
-        return create_app(service, service.settings)
-    import gradio as gr
-
-    from serving.ui import build_ui
-
-    return gr.mount_gradio_app(FastAPI(), build_ui(service), path="/ui")
+@dataclass
+class RunningUI:
+    url: str
+    hostile_title: str
+    list_size: int  # items per recommendation
+    history_titles: set[str]  # ana's own past items, the only ones evidence may name
+    topics: list[str]  # ana's topics, one line each on the trajectory plot
 
 
 @pytest.fixture
-def ui_url(tmp_path: Path) -> Iterator[str]:
+def ui(tmp_path: Path) -> Iterator[RunningUI]:
+    """The product's app with the UI, serving a service on fakes, and what the page should show."""
     service = build_service(tmp_path / "data", SchemaLLM())
-    _with_hostile_item(service)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_app(service), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/ui/"
-    server.should_exit = True
-    thread.join(timeout=10)
-    service.close()
+    hostile_title = _with_hostile_title(service)
+    history = service.memory.get_items(sorted(service.memory.seen_items("ana")))
+    topics = [node.label for node in service.memory.digest("ana").long_term if node.level == "topic"]
+    try:
+        with serve_in_background(create_app(service, service.settings)) as base_url:
+            yield RunningUI(f"{base_url}/ui/", hostile_title, service.settings.agent.default_count,
+                            {item.title for item in history.values()}, topics)
+    finally:
+        service.close()
 
 
 @pytest.fixture
@@ -89,19 +75,22 @@ def browser():
         launched.close()
 
 
-def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui_url: str, browser, tmp_path: Path):
+def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui: RunningUI, browser, tmp_path: Path):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
     alerts: list[str] = []
     page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
 
-    def shot(name: str) -> None:
+    def shot(name: str, part=None) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        if part is None:
+            page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        else:
+            part.screenshot(path=str(SCREENSHOTS / name))
         shutil.copy(SCREENSHOTS / name, tmp_path / name)
 
-    page.goto(ui_url)
+    page.goto(ui.url)
     picker = page.locator("#user-picker input")
     picker.fill("ana")
     picker.press("Enter")
@@ -111,15 +100,15 @@ def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui_url: str, brow
     page.locator("#chat-input textarea").fill("recommend something for tonight")
     page.locator("#chat-input textarea").press("Enter")
     cards = page.locator(".sr-card")
-    expect(cards).to_have_count(5, timeout=WAIT_MS)
+    expect(cards).to_have_count(ui.list_size, timeout=WAIT_MS)
     expect(page.locator(".sr-pending")).to_have_count(0, timeout=WAIT_MS)  # every reason has arrived
-    for index in range(5):
+    for index in range(ui.list_size):
         card = cards.nth(index)
         assert card.locator(".sr-reason").inner_text().strip()
         chips = card.locator(".sr-chip").all_inner_texts()
-        assert chips and all(re.search(r"\d{4}-\d{2}-\d{2}$", chip) for chip in chips)  # past events, dated
+        assert chips and all(any(title in chip for title in ui.history_titles) for chip in chips)
     titles = [text.split(". ", 1)[1] for text in cards.locator(".sr-title").all_inner_texts()]
-    assert HOSTILE_TITLE in titles  # shown as literal text ...
+    assert ui.hostile_title in titles  # shown as literal text ...
     assert page.locator('img[src="x"]').count() == 0 and not alerts  # ... and never as an element
     expect(page.locator("#chat")).to_contain_text(titles[0])
     shot("ui-recommendations.png")
@@ -133,13 +122,15 @@ def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui_url: str, brow
     page.locator("#card-1 button.sr-down").click()
     expect(page.locator("#chat")).to_contain_text(f"fewer picks like {titles[1]}", timeout=WAIT_MS)
     expect(page.locator(".sr-pending")).to_have_count(0, timeout=WAIT_MS)
-    expect(cards).to_have_count(5, timeout=WAIT_MS)
+    expect(cards).to_have_count(ui.list_size, timeout=WAIT_MS)
     refreshed = [text.split(". ", 1)[1] for text in cards.locator(".sr-title").all_inner_texts()]
     assert titles[1] not in refreshed and refreshed != titles
     shot("ui-after-thumbs-down.png")
 
-    plot = page.locator("#trajectory")
-    plot.scroll_into_view_if_needed()
-    expect(plot.locator("canvas, svg").first).to_be_visible(timeout=WAIT_MS)
+    panel = page.locator("#profile-panel")
     expect(page.locator("#profile mark")).to_have_count(2)
-    shot("ui-profile-trajectory.png")
+    for topic in ui.topics:  # the plot's legend names each topic line
+        expect(page.locator("#trajectory svg")).to_contain_text(topic)
+    lines = page.locator('#trajectory svg g.mark-line path')
+    assert lines.count() == len(ui.topics)
+    shot("ui-profile-trajectory.png", panel)
