@@ -10,12 +10,15 @@ from typing import Annotated
 
 import typer
 
+from bench.eval.cli import eval_app
+
 from serving.offline import apply_offline_env
 from serving.settings import Settings, load_settings
 
 app = typer.Typer(help="ShiftRec: a conversational recommender that follows how interests evolve.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks; each writes bench/results/<name>.json and a markdown table.")
 app.add_typer(bench_app, name="bench")
+bench_app.add_typer(eval_app, name="eval")  # light to import: its sub-commands import their work lazily
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "bench" / "results"
 ResultsOption = Annotated[Path, typer.Option(help="Folder for the JSON and markdown results.")]
