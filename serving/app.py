@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,7 +62,7 @@ Errors are `{"error": {"type", "message"}}`; the message says what to change."""
 
 
 def create_app(service: ShiftRecService, settings: Settings) -> FastAPI:
-    app = FastAPI(title="ShiftRec API", version="0.1.0", description=DESCRIPTION, responses=ERROR_RESPONSES)
+    app = FastAPIOffline(title="ShiftRec API", version="0.1.0", description=DESCRIPTION, responses=ERROR_RESPONSES)
     app.state.keys = KeyRing(settings.api)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(ErrorsAsJson)  # added last: outside the size limit
