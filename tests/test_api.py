@@ -3,11 +3,10 @@ service on the small catalog and the schema-reading fake LLM behind our LLM inte
 
 from __future__ import annotations
 
-import re
-
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 

@@ -46,10 +46,8 @@ def _run(parts: list[str], results: Path, seed: int, memory_users: int, llm_user
     from bench.eval.ranking_run import EvalOptions, RankingRun
 
     settings = _settings()
-    sections = report.sections_from_json(results / "eval.json")
-    sections.update({"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": seed,
-                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                 "processor": platform.machine()}})
+    sections = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": seed,
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.machine()}}
     options = EvalOptions(cache_dir=settings.cache_dir / "eval", memory_users=memory_users, llm_users=llm_users,
                           seed=seed, echo=typer.echo)
     wants_llm = (llm_users > 0 and any(p in parts for p in ("p1", "p2", "p3", "explanations"))) or (
@@ -62,6 +60,7 @@ def _run(parts: list[str], results: Path, seed: int, memory_users: int, llm_user
                 run = RankingRun(protocol, options, ranker if llm_users else None)
                 run.keep_memory = part == "explanations"
                 sections[protocol] = run.run()
+                _save(sections, results)
                 if part == "explanations":
                     from bench.eval.honesty import run_honesty
 
@@ -73,9 +72,16 @@ def _run(parts: list[str], results: Path, seed: int, memory_users: int, llm_user
                 from bench.eval.shift import run_shift
 
                 sections["shift"] = run_shift(seed, shift_users, shift_llm_users, typer.echo, ranker)
-            report.write(sections, results)
+            _save(sections, results)
             typer.echo(f"{part}: written to {results / 'eval.json'}")
     typer.echo((results / "eval.md").read_text())
+
+
+def _save(sections: dict, results: Path) -> None:
+    """Merge into eval.json, re-read first: another sub-command may have written its part meanwhile."""
+    from bench.eval import report
+
+    report.write({**report.sections_from_json(results / "eval.json"), **sections}, results)
 
 
 @eval_app.command("p1")

@@ -14,12 +14,13 @@ import psutil
 class StageCost:
     name: str
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's user + system time: what the stage costs on an idle core
     peak_rss_mb: float = 0.0
     rss_before_mb: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"seconds": round(self.seconds, 2), "peak_rss_mb": round(self.peak_rss_mb, 1),
+        return {"seconds": round(self.seconds, 2), "cpu_seconds": round(self.cpu_seconds, 2), "peak_rss_mb": round(self.peak_rss_mb, 1),
                 "rss_before_mb": round(self.rss_before_mb, 1), **self.extra}
 
 
@@ -41,6 +42,7 @@ class measure:
         self.cost.rss_before_mb = self._process.memory_info().rss / 2**20
         self.cost.peak_rss_mb = self.cost.rss_before_mb
         self._started = time.perf_counter()
+        self._cpu_started = sum(self._process.cpu_times()[:2])
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self.cost
@@ -50,6 +52,7 @@ class measure:
         if self._thread is not None:
             self._thread.join()
         self.cost.seconds = time.perf_counter() - self._started
+        self.cost.cpu_seconds = sum(self._process.cpu_times()[:2]) - self._cpu_started
         self.cost.peak_rss_mb = max(self.cost.peak_rss_mb, self._process.memory_info().rss / 2**20)
 
 

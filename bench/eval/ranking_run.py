@@ -90,10 +90,6 @@ class RankingRun:
             self.data = load_protocol(self.protocol)
         self.costs["load_split"] = cost.as_dict()
         split = self.data.split
-        self.pop = popularity_scorer(split)
-        self.knn, self.costs["itemknn_fit"] = itemknn_scorer(split)
-        self.seq, self.costs["sasrec_train"] = sequential_model(
-            self.protocol, self.spec.dataset, split, o.cache_dir / "models", echo)
         self.users = list(split.test.users)
         size = o.memory_users if self.spec.dataset == "ml-1m" else None
         self.memory_users = seeded_subsample(self.users, size, o.seed)
@@ -103,6 +99,10 @@ class RankingRun:
         self.memory = EvalMemory(self.data, self.memory_users, echo)
         self.memory.build()
         self.costs.update({f"memory_{k}": v for k, v in self.memory.costs.items()})
+        self.pop = popularity_scorer(split)
+        self.knn, self.costs["itemknn_fit"] = itemknn_scorer(split)
+        self.seq, self.costs["sasrec_train"] = sequential_model(
+            self.protocol, self.spec.dataset, split, o.cache_dir / "models", echo)
         self.candidates = {}
         if self.spec.kind == "sampled":
             for offset, part in enumerate(("validation", "test")):
