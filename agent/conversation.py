@@ -123,6 +123,12 @@ class Conversations:
     def history(self, session_id: str, user: str) -> list[BaseMessage]:
         return list(self._session(session_id, user).messages)
 
+    def remember_list(self, session_id: str, user: str, record: RecommendationRecord) -> None:
+        """Make ``record`` the session's last list (shown outside the chat, e.g. after a thumbs click)."""
+        session = self._session(session_id, user)
+        with session.lock:
+            session.last_record = record
+
     def forget_user(self, user: str) -> int:
         """Drop every session of ``user`` (account deletion)."""
         with self._lock:

@@ -137,7 +137,8 @@ def _wire(page: Page, handlers: UIHandlers, user: gr.Dropdown, message: gr.Textb
                               outputs=outputs, api_visibility="private")
         for button, positive in ((slot.up, True), (slot.down, False)):
             button.click(stream(partial(handlers.thumb, index, positive)),
-                         inputs=[page.record, user, page.history], outputs=outputs, api_visibility="private")
+                         inputs=[page.record, user, page.history, page.session_id], outputs=outputs,
+                         api_visibility="private")
 
 
 def _streamed(page: Page, handler: Callable[..., Iterator[Screen]]) -> Callable[..., Iterator[list]]:

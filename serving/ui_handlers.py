@@ -132,7 +132,7 @@ class UIHandlers:
         return Screen(why=(slot, why_text(answer)))
 
     def thumb(self, slot: int, positive: bool, record: RecommendationRecord | None, user: str,
-              history: History) -> Iterator[Screen]:
+              history: History, session_id: str | None = None) -> Iterator[Screen]:
         """Feedback on one card written to memory, then the list recommended again (same size and filters)."""
         if record is None or slot >= len(record.items):
             yield Screen()
@@ -156,6 +156,8 @@ class UIHandlers:
                 record = _with_item(record, event)
                 history[list_at] = {"role": "assistant", "content": list_message(record)}
             elif isinstance(event, DoneEvent):
+                if session_id:  # "why the second one?" typed next refers to this list
+                    self.service.conversations.remember_list(session_id, user, event.record)
                 yield Screen(history=history, record=event.record, trajectory=self.trajectory(user))
                 continue
             yield Screen(history=history, record=record)

@@ -187,6 +187,14 @@ def test_thumbs_down_writes_feedback_and_refreshes_the_list_without_that_item(se
     assert final.id != record.id and all(item.explanation for item in final.items)
 
 
+def test_after_a_thumbs_click_the_chat_talks_about_the_refreshed_list(service):
+    handlers = UIHandlers(service)
+    record = service.recommend("ana", count=3)
+    final = list(handlers.thumb(0, False, record, "ana", [], "ui-thumbs"))[-1].record
+    answer = next(e for e in service.chat("ui-thumbs", "ana", "why the second one?") if e.kind == "why")
+    assert answer.why.record_id == final.id and answer.why.item_id == final.items[1].item_id
+
+
 def test_thumbs_up_is_written_as_a_like(service):
     record = service.recommend("ana", count=3)
     list(UIHandlers(service).thumb(0, True, record, "ana", []))
