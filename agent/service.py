@@ -165,7 +165,9 @@ class ShiftRecService:
         if reason is not None:
             for position, pick in enumerate(picks):
                 options = self._explainer.evidence_options(record.user, pick.entry)
-                yield position, template_explanation(options, self._explainer.interest_options(pick), reason)
+                yield position, template_explanation(
+                    options, self._explainer.interest_options(pick), reason, record.cold_start
+                )
             return
         try:
             yield from self._explainer.explain_all(record.user, picks)

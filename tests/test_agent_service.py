@@ -229,3 +229,17 @@ def test_explanations_share_one_prompt_prefix_and_cite_only_their_own_events(tmp
         title_line = next(p for p in prompts if f"Recommended: {entry.title} " in p).split("Related events: ")[1]
         offered = [label.strip(" .") for label in title_line.split(",")]
         assert 1 <= len(related) <= len(offered) <= 2
+
+
+def test_evidence_is_only_related_past_items(tmp_path: Path):
+    from agent.explanations import Pick
+
+    service = build_service(tmp_path, None)
+    entries = service.memory.catalog.entries(["dr3", "sf20"])
+    drama = service._explainer.evidence_options("ana", entries["dr3"])
+    assert drama == []  # ana never liked anything near a courtroom drama
+    scifi = service._explainer.evidence_options("ana", entries["sf20"])
+    assert scifi and all(ref.item_id.startswith(("sf", "cross")) for ref in scifi)
+    items = service.memory.get_items(["dr3"])
+    [(_, explanation)] = list(service._explainer.explain_all("ana", [Pick(items["dr3"], entries["dr3"], None)]))
+    assert explanation.evidence == [] and explanation.reason.startswith("Often chosen next")

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from agent.diversity import intra_list_diversity
-from agent.explanations import Explainer, OutputAudit
+from agent.explanations import Explainer, OutputAudit, Pick
 from bench.eval.cost import measure
 from bench.eval.fusion_eval import fused_pools, retrieval_table
 from bench.eval.protocols import seeded_subsample
@@ -55,16 +55,26 @@ def run_honesty(run, test_table, ranker, users_count: int, seed: int, echo: Call
     row_of = {u: r for r, u in enumerate(test_table.users)}
     jobs = [(u, item) for u in users for item in shiftrec_lists[row_of[u]]]
     audit = OutputAudit()
-    explainers = {"template": Explainer(memory, None, run.agent.evidence_options, OutputAudit())}
+    workers = ThreadPoolExecutor(8, thread_name_prefix="eval-explain")
+    explainers = {"template": Explainer(memory, None, run.agent.evidence_options, OutputAudit(), workers)}
     if ranker is not None:
-        explainers["llm"] = Explainer(memory, ranker.llm, run.agent.evidence_options, audit)
+        explainers["llm"] = Explainer(memory, ranker.llm, run.agent.evidence_options, audit, workers)
     items = memory.get_items(list({item for _, item in jobs}))
+
+    def explain_list(user: str) -> list:
+        """The product's explain_all over the user's shipped list, back in list order."""
+        chosen = shiftrec_lists[row_of[user]]
+        picks = [Pick(items[item], entries[item], None) for item in chosen]
+        written = dict(explainer.explain_all(user, picks))
+        return [written[position] for position in range(len(picks))]
+
     for name, explainer in explainers.items():
-        with measure(f"explain_{name}") as cost, ThreadPoolExecutor(4) as pool:
-            explanations = list(pool.map(lambda job: explainer.explain(job[0], items[job[1]], entries[job[1]], None), jobs))
+        with measure(f"explain_{name}") as cost, ThreadPoolExecutor(2) as pool:
+            explanations = [e for per_user in pool.map(explain_list, users) for e in per_user]
         result[name] = _audit_explanations(run, test_table, jobs, explanations, shiftrec_lists, row_of, echo)
         result[name]["seconds_per_explanation"] = round(cost.seconds / max(len(jobs), 1), 3)
         result[name]["degraded_share"] = round(float(np.mean([e.degraded for e in explanations])), 4)
+    workers.shutdown(wait=False)
     snapshot = audit.snapshot()
     outputs = max(snapshot["outputs"], 1)
     result["audit"] = {**snapshot, "repair_rate": round(snapshot["repaired"] / outputs, 4)}
@@ -80,14 +90,15 @@ def _audit_explanations(run, table, jobs, explanations, lists, row_of, echo) -> 
     drops, counterfactuals = [], 0
     for (user, item), explanation in zip(jobs, explanations, strict=True):
         if user not in stored:
-            stored[user] = {row.id for row in memory.store.user_events(user)}
+            stored[user] = {str(row.metadata["event_id"]): str(row.metadata["item"])
+                            for row in memory.store.user_events(user)}
         if not explanation.evidence:
             continue
         with_evidence += 1
         ok_all = True
         for ref in explanation.evidence:
             cited_total += 1
-            is_stored = ref.event_id in stored[user]
+            is_stored = stored[user].get(ref.event_id) == ref.item_id  # the event exists and is about that item
             same_topic, is_near = _relates(run.entries, run.vectors, item, ref.item_id)
             exists.append(is_stored)
             topic.append(same_topic)

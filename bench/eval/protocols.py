@@ -142,17 +142,6 @@ def protocol_metrics(protocol: str, ranks: np.ndarray) -> dict[str, float]:
     return result
 
 
-def rerank_ranks(retrieved: np.ndarray, reranked_order: Sequence[Sequence[int]], targets: np.ndarray) -> np.ndarray:
-    """Rank of each target in its reranked top list; MISS_RANK when retrieval lost it."""
-    ranks = np.full(len(targets), MISS_RANK, dtype=np.int64)
-    for row, order in enumerate(reranked_order):
-        order = list(order)
-        if targets[row] in order:
-            ranks[row] = order.index(int(targets[row]))
-    del retrieved
-    return ranks
-
-
 def seeded_subsample(users: Sequence, size: int | None, seed: int) -> list:
     """A stable, seeded subset of ``users`` (all of them when ``size`` is None or large enough), in input order."""
     users = list(users)
@@ -161,8 +150,6 @@ def seeded_subsample(users: Sequence, size: int | None, seed: int) -> list:
     chosen = set(np.random.default_rng(seed).choice(len(users), size=size, replace=False).tolist())
     return [user for index, user in enumerate(users) if index in chosen]
 
-
-__all__ = ["LeaveOneOutSplit", "leave_one_out"]
 
 
 @dataclass(frozen=True)
