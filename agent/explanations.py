@@ -9,13 +9,14 @@ writes the reason from the same evidence and the explanation is flagged degraded
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
 
-from agent.guards import leaks_instructions
+from agent.guards import leaks_instructions, names_a_title
 from agent.llm import LLM, LLMError
 from agent.outputs import REASON_MAX_CHARS, ItemExplanation
 from agent.prompting import run_prompt
@@ -24,6 +25,7 @@ from memory.catalog import CatalogEntry
 from memory.models import Item
 from memory.service import InterestMemory
 
+log = logging.getLogger(__name__)
 EXPLAIN_PROMPT = "explain"
 NEGATIVE_ACTIONS = {"dislike", "skip"}
 LIKED_RATING = 3.5  # ratings at or above this count as liking; below never serve as evidence
@@ -151,8 +153,9 @@ class Explainer:
             try:
                 yield position, future.result()
             except Exception as error:  # one failed explanation never sinks the list
+                log.exception("explanation failed")
                 yield position, template_explanation(
-                    options[position], interests[position], f"explanation failed: {error}"[:200], cold
+                    options[position], interests[position], f"explanation failed: {type(error).__name__}", cold
                 )
 
     def _wait_for_prefix(self, started: threading.Event, first: Future) -> None:
@@ -181,7 +184,8 @@ class Explainer:
             )
         except LLMError as error:
             self._audit.note([str(error)])
-            return template_explanation(own, interests, f"LLM failed: {str(error)[:200]}")
+            log.warning("explanation fell back to the template: %s", error)
+            return template_explanation(own, interests, f"LLM failed: {type(error).__name__}")
         value: ItemExplanation = result.value
         cited = list(dict.fromkeys(value.evidence))
         self._audit.note(result.generation.errors, duplicates=len(value.evidence) - len(cited))
@@ -190,9 +194,14 @@ class Explainer:
             return template_explanation(own, interests, "LLM cited something outside the offered evidence")
         if leaks_instructions(value.reason):
             return template_explanation(own, interests, "LLM reason repeated its instructions")
+        chosen = [own_labels[label] for label in cited]
+        if not names_a_title(value.reason, [ref.title for ref in chosen]):
+            # the model's citations stand (they are valid by construction); its sentence does not
+            fallback = template_explanation(chosen, interests, "LLM reason did not name the movie it cites")
+            return fallback.model_copy(update={"interest": value.interest, "interest_label": dict(interests)[value.interest]})
         return Explanation(
             reason=value.reason.strip() or template_explanation(own, interests, None).reason,
-            evidence=[own_labels[label] for label in cited],
+            evidence=chosen,
             interest=value.interest,
             interest_label=dict(interests)[value.interest],
             source="llm",

@@ -7,13 +7,14 @@ flagged as degraded, so a profile is always there.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
-from agent.llm import LLM, LLMError
+from agent.llm import LLM, LLMError, LLMOutputError
 from agent.outputs import InterestProfile, PredictedShift
 from agent.prompting import run_prompt
 from memory.digest import MemoryDigest
@@ -61,6 +62,12 @@ class Profiler:
                 self._cache.popitem(last=False)
         return result
 
+    def forget(self, user: str) -> None:
+        """Drop the user's cached profiles (account deletion)."""
+        with self._lock:
+            for key in [key for key in self._cache if key[0] == user]:
+                del self._cache[key]
+
     def cached(self, user: str) -> ProfileResult | None:
         """The profile for the current memory version if one was already built (no LLM call)."""
         version = self._memory.memory_version(user)
@@ -83,14 +90,28 @@ class Profiler:
                 choices={"interests": node_ids},
             )
         except LLMError as error:
-            return ProfileResult(profile=baseline, degraded=True, degraded_reason=str(error)[:300], **common)
+            reason = str(error)[:300] if isinstance(error, LLMOutputError) else type(error).__name__  # no server URLs
+            return ProfileResult(profile=baseline, degraded=True, degraded_reason=reason, **common)
+        profile, problem = result.value, None
+        if copies_the_summary(profile.profile):  # the small model sometimes pastes summary lines back
+            profile = profile.model_copy(update={"profile": baseline.profile})
+            problem = "the LLM's text copied the memory summary; the deterministic text is shown"
         return ProfileResult(
-            profile=result.value,
-            degraded=False,
+            profile=profile,
+            degraded=problem is not None,
+            degraded_reason=problem,
             prompt=f"{result.prompt_name}/v{result.prompt_version}",
             model_id=result.model_id,
             **common,
         )
+
+
+_SUMMARY_MARKS = re.compile(r"\[[^\]]*\]|\d{4}-\d{2}-\d{2}|\bevents?\b|\bstrength\b|\bversion\b", re.IGNORECASE)
+
+
+def copies_the_summary(text: str) -> bool:
+    """Node ids in brackets, dates or the summary's own words: text pasted, not written."""
+    return _SUMMARY_MARKS.search(text) is not None
 
 
 def baseline_profile(digest: MemoryDigest) -> InterestProfile:

@@ -148,7 +148,7 @@ class ShiftRecService:
             recent = self._recent_titles(user)
             scores = llm_preference(self.llm, profile, recent, [items[c.item_id] for c in pool])
         except (LLMError, ValueError) as error:
-            return pool, f"LLM ranking unavailable: {str(error)[:200]}"
+            return pool, f"LLM ranking unavailable: {type(error).__name__}"
         return with_source(pool, "llm", scores, self.settings.agent.source_weights), None
 
     def _recent_titles(self, user: str, n: int = 5) -> list[str]:
@@ -276,6 +276,7 @@ class ShiftRecService:
     def delete_user(self, user: str) -> DeletionReport:
         """Everything of the user: events, interests, records, and their chat sessions."""
         self.conversations.forget_user(user)
+        self.profiler.forget(user)
         return self.memory.delete_user(user)
 
     def _event_time(self, user: str) -> datetime:

@@ -42,7 +42,10 @@ def to_utc(value: Any) -> datetime:
         raise ValueError(f"timestamp must be ISO-8601 text or epoch seconds, got {type(value).__name__}")
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone: add 'Z' or an offset like '+02:00'")
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as error:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise ValueError(f"timestamp {value!r} is out of range once converted to UTC") from error
 
 
 def split_category(path: str) -> tuple[str, ...]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated
 
+import httpx
 import uvicorn
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -128,7 +130,14 @@ def install_error_handlers(app: FastAPI) -> None:
         code, kind = next(DOMAIN_ERRORS[cls] for cls in type(error).__mro__ if cls in DOMAIN_ERRORS)
         return error_response(code, kind, str(error))
 
+    async def storage_down(request: Request, error: httpx.TransportError) -> JSONResponse:
+        # Chroma's HTTP client is the only httpx user whose errors reach here (the LLM's are handled in agent/)
+        logger.warning("memory store unreachable on %s %s: %s", request.method, request.url.path, error)
+        return error_response(503, "storage_unavailable", "the memory store (Chroma) cannot be reached right now; "
+                              "nothing was stored: send the request again shortly", headers={"Retry-After": "5"})
+
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(httpx.TransportError, storage_down)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for error_class in DOMAIN_ERRORS:
         app.add_exception_handler(error_class, domain_error)
@@ -324,6 +333,37 @@ def _local_client(request: Request) -> str | None:
     return "local" if is_loopback(request.client.host if request.client else None) else None
 
 
+# ---------------------------------------------------------------- logs: no user ids (they sit in URL paths)
+USER_IN_PATH = re.compile(r"(/users/)[^/?#\s\"]+")
+REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error", "serving.app", "serving.sse")
+
+
+def redact_user_paths(text: str) -> str:
+    """``/users/ana/profile`` -> ``/users/<user>/profile``: a log line names the route, never the person."""
+    return USER_IN_PATH.sub(r"\1<user>", text)
+
+
+class RedactUserIds(logging.Filter):
+    """Rewrites each record's message (and traceback) with user ids taken out of URL paths."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:  # uvicorn's access formatter reads the args
+            record.args = tuple(redact_user_paths(arg) if isinstance(arg, str) else arg for arg in record.args)
+        else:
+            record.msg, record.args = redact_user_paths(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = redact_user_paths(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put the filter on the access and error loggers once (idempotent: called again after uvicorn's set-up)."""
+    for name in REDACTED_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(existing, RedactUserIds) for existing in target.filters):
+            target.addFilter(RedactUserIds())
+
+
 @contextmanager
 def serve_in_background(app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
                         start_timeout_s: float = 60.0) -> Iterator[str]:
@@ -333,6 +373,7 @@ def serve_in_background(app: FastAPI, host: str = "127.0.0.1", port: int = 0, lo
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5))
+    install_log_redaction()  # after uvicorn configured its loggers
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="api-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s

@@ -347,6 +347,21 @@ def bench_serving(
     typer.echo(f"errors {result['errors']}; written to {results}")
 
 
+@bench_app.command("reliability")
+def bench_reliability(
+    results: ResultsOption = RESULTS_DIR,
+    clients: Annotated[int, typer.Option(min=1, help="Simulated chat users at once.")] = 50,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of chat load.")] = 120.0,
+    fuzz_examples: Annotated[int, typer.Option(min=1, help="Generated requests per operation and mode.")] = 50,
+) -> None:
+    """Fuzzing, red team on the real model, LLM/Chroma/ingest faults and chat load, in scratch folders."""
+    from bench.reliability_bench import run_reliability_bench
+
+    result = run_reliability_bench(_settings(), results, clients, duration, fuzz_examples, echo=typer.echo)
+    typer.echo((results / "reliability.md").read_text())
+    typer.echo(f"events lost {result['events_lost']}; written to {results}")
+
+
 def _open_service(stack: ExitStack, settings: Settings, with_llm: bool = True):
     """The embedded LLM (unless an URL is set, or ``with_llm`` is off), the memory with the demo loaded,
     and the service on top."""

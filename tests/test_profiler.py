@@ -78,3 +78,14 @@ def test_baseline_predicts_comedy_to_scifi(memory: InterestMemory):
     assert labels[profile.shift.to_interest] == "Sci-Fi"
     assert labels[profile.shift.from_interest] == "Comedy"
     assert "Lately more Sci-Fi" in profile.profile
+
+
+def test_a_profile_text_pasted_from_the_summary_is_replaced_by_the_deterministic_one(memory: InterestMemory):
+    digest = memory.digest("ana")
+    pasted = _llm_profile(digest.shift.from_node, digest.shift.to_node).model_copy(
+        update={"profile": "2024-02-09 12:00 to 12:00, 1 event: [e-12] Galaxy 3 (rated 3)"}
+    )
+    result = Profiler(memory, ScriptedLLM().enqueue(pasted)).profile("ana")
+    assert result.degraded and "copied the memory summary" in result.degraded_reason
+    assert result.profile.profile == baseline_profile(digest).profile
+    assert result.profile.shift.to_interest == digest.shift.to_node  # the LLM's structured answer is kept
