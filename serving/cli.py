@@ -72,9 +72,11 @@ def serve() -> None:
         typer.echo(f"LLM: {llm_base_url(settings)} serving {settings.llm.model}")
         typer.echo(f"API: {url}   docs: {url}/docs" + (f"   UI: {url}/ui" if api.ui else ""))
         typer.echo("ready; Ctrl-C stops everything")
+        # set last: a library set up above may have replaced Python's SIGINT handler (seen: Ctrl-C ignored)
+        signal.signal(signal.SIGINT, _exit_on_sigterm)
         try:
             signal.pause()
-        except KeyboardInterrupt:
+        finally:
             typer.echo("stopping: API, memory, LLM")
 
 
