@@ -77,7 +77,8 @@ class Profiler:
     def _build(self, user: str) -> ProfileResult:
         summary = self._memory.summary(user, self._token_budget)
         digest = summary.digest
-        labels = _labels(digest)
+        labels = {node: label if label != node else self._memory.catalog.label(node)
+                  for node, label in _labels(digest).items()}
         baseline = baseline_profile(digest)
         now = datetime.now(timezone.utc)
         common = dict(user=user, memory_version=digest.version, labels=labels, baseline_shift=baseline.shift, created_at=now)

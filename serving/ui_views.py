@@ -19,7 +19,7 @@ from memory.digest_models import InterestNode
 TRAJECTORY_COLUMNS = ["week", "strength", "interest"]
 TRAJECTORY_TOPICS = 5  # lines on the plot: the user's strongest topics
 PENDING_REASON = "Writing the reason…"
-DEGRADED_NOTE = "template reason: the language model was unavailable or too busy"
+DEGRADED_NOTE = "template reason: the language model was unavailable, too busy, or its sentence was rejected"
 # Gradio's HTML component runs its value through JS template and Handlebars syntax,
 # and its Markdown through LaTeX and Markdown: neutralise those characters too.
 _HTML_EXTRA = {"{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;", "\\": "&#92;"}
