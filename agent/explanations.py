@@ -196,9 +196,12 @@ class Explainer:
             return template_explanation(own, interests, "LLM reason repeated its instructions")
         chosen = [own_labels[label] for label in cited]
         if not names_a_title(value.reason, [ref.title for ref in chosen]):
-            # the model's citations stand (they are valid by construction); its sentence does not
-            fallback = template_explanation(chosen, interests, "LLM reason did not name the movie it cites")
-            return fallback.model_copy(update={"interest": value.interest, "interest_label": dict(interests)[value.interest]})
+            # the LLM served (it chose the evidence, valid by construction); its sentence did not name it
+            return template_explanation(chosen, interests, None).model_copy(update={
+                "interest": value.interest, "interest_label": dict(interests)[value.interest],
+                "note": "the LLM's sentence did not name the movie it cites", "model_id": result.model_id,
+                "prompt": f"{result.prompt_name}/v{result.prompt_version}",
+            })
         return Explanation(
             reason=value.reason.strip() or template_explanation(own, interests, None).reason,
             evidence=chosen,

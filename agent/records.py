@@ -49,6 +49,7 @@ class Explanation(BaseModel):
     source: Literal["llm", "template"]
     degraded: bool = Field(description="True when the LLM could not write it and the template did.")
     degraded_reason: str | None = None
+    note: str | None = Field(default=None, description="Why the LLM's own sentence was not used, when it was not.")
     prompt: str | None = None
     model_id: str | None = None
 
