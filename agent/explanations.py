@@ -192,15 +192,14 @@ class Explainer:
         if any(label not in own_labels for label in cited) or value.interest not in dict(interests):
             self._audit.note_blocked()  # the schema and validation make this unreachable; checked anyway
             return template_explanation(own, interests, "LLM cited something outside the offered evidence")
-        if leaks_instructions(value.reason):
-            return template_explanation(own, interests, "LLM reason repeated its instructions")
         chosen = [own_labels[label] for label in cited]
-        if not names_a_title(value.reason, [ref.title for ref in chosen]):
-            # the LLM served (it chose the evidence, valid by construction); its sentence did not name it
+        rejected = ("the LLM's sentence repeated its instructions" if leaks_instructions(value.reason) else
+                    None if names_a_title(value.reason, [ref.title for ref in chosen]) else
+                    "the LLM's sentence did not name the movie it cites")
+        if rejected:  # the LLM served (it chose the evidence, valid by construction); its sentence is not shown
             return template_explanation(chosen, interests, None).model_copy(update={
-                "interest": value.interest, "interest_label": dict(interests)[value.interest],
-                "note": "the LLM's sentence did not name the movie it cites", "model_id": result.model_id,
-                "prompt": f"{result.prompt_name}/v{result.prompt_version}",
+                "interest": value.interest, "interest_label": dict(interests)[value.interest], "note": rejected,
+                "model_id": result.model_id, "prompt": f"{result.prompt_name}/v{result.prompt_version}",
             })
         return Explanation(
             reason=value.reason.strip() or template_explanation(own, interests, None).reason,
