@@ -144,7 +144,7 @@ class Conversations:
         if seeded:
             names = ", ".join(item.title for item in seeded)
             yield self._text(turn, f"Noted - I'll remember that. It sounds close to {names}.")
-        change = parse_refinement(message, self._topic_ids())
+        change = parse_refinement(message, self._service.topic_ids())
         if not change.is_empty:
             session.refinement = session.refinement.merged_with(change)
         yield from self._list(turn, intro=None)
@@ -251,10 +251,6 @@ class Conversations:
         if match is None or self._service.find_titles(message):
             return []
         return self._service.state_preference(user, match.group(1))
-
-    def _topic_ids(self) -> dict[str, str]:
-        topics = self._service.memory.catalog.topics()
-        return {node.label: node_id for node_id, node in topics.items() if node.parent is None}
 
     def _text(self, turn: dict, text: str) -> ChatEvent:
         return ChatEvent(kind="text", session_id=turn["session_id"], intent=turn["intent"], text=text)

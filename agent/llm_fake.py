@@ -37,14 +37,19 @@ class ScriptedLLM(LLM):
     def pending(self) -> int:
         return len(self._replies)
 
-    def _first_token_logprobs(self, messages: Sequence[Message], k: int) -> dict[str, float]:
-        """Replays a queued ``dict`` of token -> logprob (or raises a queued exception)."""
-        self.history.append(RecordedCall(list(messages), {}, "first-token-logprobs", 1))
+    def _next_reply(self, call: RecordedCall) -> BaseModel | str | RawCompletion | dict:
+        """Record the call and take the next queued reply (raising it when it is an exception)."""
+        self.history.append(call)
         if not self._replies:
             raise LLMUnavailableError("ScriptedLLM has no reply queued: enqueue one per expected call")
         reply = self._replies.popleft()
         if isinstance(reply, Exception):
             raise reply
+        return reply
+
+    def _first_token_logprobs(self, messages: Sequence[Message], k: int) -> dict[str, float]:
+        """Replays a queued ``dict`` of token -> logprob (or raises a queued exception)."""
+        reply = self._next_reply(RecordedCall(list(messages), {}, "first-token-logprobs", 1))
         if not isinstance(reply, dict):
             raise TypeError(f"a logprob request needs a queued dict, got {type(reply).__name__}")
         return dict(list(reply.items())[:k])
@@ -55,12 +60,7 @@ class ScriptedLLM(LLM):
     ) -> RawCompletion:
         if on_first_token is not None:
             on_first_token()
-        self.history.append(RecordedCall(list(messages), schema, schema_name, max_tokens))
-        if not self._replies:
-            raise LLMUnavailableError("ScriptedLLM has no reply queued: enqueue one per expected call")
-        reply = self._replies.popleft()
-        if isinstance(reply, Exception):
-            raise reply
+        reply = self._next_reply(RecordedCall(list(messages), schema, schema_name, max_tokens))
         if isinstance(reply, RawCompletion):
             return reply
         if isinstance(reply, BaseModel):

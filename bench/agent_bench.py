@@ -52,11 +52,11 @@ def run_agent_bench(service: ShiftRecService, results_dir: Path, users: list[str
     """Every measurement on ``users`` (at least 8 with history); writes agent.json and agent.md."""
     load_before = os.getloadavg()
     rng = random.Random(0)
-    cold = [_turn(service, f"cold-{u}", u, "recommend me something") for u in users[:8]]
+    cold = [TurnTiming(service, f"cold-{u}", u, "recommend me something") for u in users[:8]]
     _wait_for_profiles(service, users[:8])
-    warm = [_turn(service, f"warm-{u}-{r}", u, "recommend me something") for r in range(rounds) for u in users[:8]]
+    warm = [TurnTiming(service, f"warm-{u}-{r}", u, "recommend me something") for r in range(rounds) for u in users[:8]]
     why_ms = _why_latencies(service, warm, rng)
-    feedback = [_turn(service, f"fb-{t.record.user}", t.record.user, f"{t.record.items[0].title} is not for me")
+    feedback = [TurnTiming(service, f"fb-{t.record.user}", t.record.user, f"{t.record.items[0].title} is not for me")
                 for t in warm[:8] if t.record and t.record.items]
     concurrent = _concurrent_turns(service, users[8:16] if len(users) >= 16 else users[:8], rounds)
     intents = _intent_accuracy(service)
@@ -97,10 +97,6 @@ def run_agent_bench(service: ShiftRecService, results_dir: Path, users: list[str
     return result
 
 
-def _turn(service: ShiftRecService, session: str, user: str, message: str) -> TurnTiming:
-    return TurnTiming(service, session, user, message)
-
-
 def _wait_for_profiles(service: ShiftRecService, users: list[str], timeout_s: float = 120.0) -> None:
     """Let the background profiles of the cold turns finish, so the warm turns find them cached."""
     deadline = time.monotonic() + timeout_s
@@ -123,7 +119,7 @@ def _concurrent_turns(service: ShiftRecService, users: list[str], rounds: int) -
     with ThreadPoolExecutor(len(users)) as pool:
         for user in users:  # warm each user's state and profile first: this measures steady load
             service.profile(user)
-        return list(pool.map(lambda pair: _turn(service, f"c-{pair[0]}-{pair[1]}", pair[0], "recommend me something"),
+        return list(pool.map(lambda pair: TurnTiming(service, f"c-{pair[0]}-{pair[1]}", pair[0], "recommend me something"),
                              [(u, r) for r in range(rounds) for u in users]))
 
 

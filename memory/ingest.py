@@ -77,12 +77,13 @@ def event_weight(event: Event, settings: MemorySettings) -> float:
 
 
 class BatchWriter:
-    def __init__(self, store: ChromaStore, catalog: Catalog, users: UserCache, settings: MemorySettings):
+    def __init__(self, store: ChromaStore, catalog: Catalog, users: UserCache, settings: MemorySettings,
+                 math_: MemoryMath):
         self._store = store
         self._catalog = catalog
         self._users = users
         self._settings = settings
-        self.math = MemoryMath.from_settings(settings)
+        self.math = math_
 
     def write(
         self, events: Sequence[Event], first_position: int = 0, checkpoint_every: int = 1, verify: bool = False

@@ -50,7 +50,7 @@ class InterestMemory:
         self.catalog = Catalog(store, embedder, settings.memory)
         math_ = MemoryMath.from_settings(settings.memory)
         self._users = UserCache(store, self.catalog, math_, settings.memory.user_cache_size)
-        self._writer = BatchWriter(store, self.catalog, self._users, settings.memory)
+        self._writer = BatchWriter(store, self.catalog, self._users, settings.memory, math_)
         self._digests = DigestBuilder(math_, settings.memory.trend_threshold, settings.memory.trajectory_points)
         self._lock = threading.RLock()
 

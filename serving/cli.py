@@ -169,7 +169,7 @@ def bench_agent(
     settings = _settings()
     with ExitStack() as stack:
         service = _open_service(stack, settings)
-        chosen = demo_bench_users(service, users)
+        chosen = demo_bench_users(users)
         result = run_agent_bench(service, results, chosen)
     typer.echo((results / "agent.md").read_text())
     typer.echo(f"warm turn p50 {result.get('warm_turn_p50_s')} s; written to {results}")
@@ -336,7 +336,7 @@ def bench_serving(
     from serving.settings import ApiSettings
 
     settings = _settings()
-    load = ServingLoad(users=demo_bench_users(None, users), rounds=rounds)
+    load = ServingLoad(users=demo_bench_users(users), rounds=rounds)
     with ExitStack() as stack:
         if url is None:
             service = _open_service(stack, settings)
@@ -385,7 +385,7 @@ def _open_service(stack: ExitStack, settings: Settings, with_llm: bool = True):
     return service
 
 
-def demo_bench_users(service, count: int, seed: int = 0) -> list[str]:
+def demo_bench_users(count: int, seed: int = 0) -> list[str]:
     """``count`` demo users with at least 50 events, drawn with a fixed seed."""
     import random
 
