@@ -110,6 +110,7 @@ def run_llm_bench(
     *,
     ttft_requests: int = TTFT_REQUESTS,
     structured_calls: int = STRUCTURED_CALLS,
+    comparisons: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
     """Start the embedded vLLM, measure it, write ``llm.json`` and ``llm.md``; returns the numbers."""
     load_at_start = os.getloadavg()
@@ -145,8 +146,11 @@ def run_llm_bench(
         "cpu_count": os.cpu_count(),
         "mem_total_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "machine": f"{platform.machine()} {platform.system()} {platform.release()}, Python {platform.python_version()}",
+        "single_process": settings.server.single_process,
         "notes": "CPU vLLM in its own venv; load average shows other work sharing the cores during the run.",
     }
+    for name, path in (comparisons or {}).items():
+        results[f"comparison_{name}"] = json.loads(path.read_text(encoding="utf-8"))
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "llm.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (results_dir / "llm.md").write_text(_markdown(results), encoding="utf-8")
@@ -250,6 +254,7 @@ def _tree_rss_gb(pid: int | None) -> float:
 
 
 def _markdown(results: dict[str, Any]) -> str:
+    """The table; every ``comparison_<name>`` run stored beside the results gets its own column."""
     rows = [
         ("start-up (s)", "startup_s", "≤ 30 (eager)" if results["enforce_eager"] else "-"),
         ("first token, median (s)", "ttft_s", "-"),
@@ -260,15 +265,22 @@ def _markdown(results: dict[str, Any]) -> str:
         ("rerank mean latency (s)", "structured_mean_latency_s", "-"),
         ("server RSS with children (GB)", "rss_gb", "-"),
     ]
+    others = {key.removeprefix("comparison_"): run for key, run in results.items() if key.startswith("comparison_")}
+    header = " | ".join(["this run", *others])
     lines = [
         f"# vLLM CPU benchmark: {results['model']} ({results['dtype']}, enforce_eager={results['enforce_eager']})",
         "",
         f"{results['timestamp']}; load average at start {results['load_avg_at_start']} on "
         f"{results['cpu_count']} cores; rerank: {results['structured_calls']} calls, "
         f"{results['structured_concurrency']} in flight.",
+        *(f"Comparison `{name}`: {run.get('timestamp', '?')}, load average at start "
+          f"{run.get('load_avg_at_start', '?')}." for name, run in others.items()),
         "",
-        "| measure | value | target |",
-        "|---|---|---|",
-        *(f"| {label} | {results[key]} | {target} |" for label, key, target in rows),
+        f"| measure | {header} | target |",
+        "|---|" + "---|" * (len(others) + 2),
+        *(f"| {label} | " + " | ".join(str(run.get(key, "-")) for run in [results, *others.values()])
+          + f" | {target} |" for label, key, target in rows),
     ]
+    if results.get("notes"):
+        lines += ["", results["notes"]]
     return "\n".join(lines) + "\n"

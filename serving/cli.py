@@ -143,11 +143,23 @@ def train_sequential_command(
 
 
 @bench_app.command("llm")
-def bench_llm(results: ResultsOption = RESULTS_DIR) -> None:
+def bench_llm(
+    results: ResultsOption = RESULTS_DIR,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=PATH of an earlier llm.json to show beside this run (repeatable)."),
+    ] = None,
+) -> None:
     """Start-up, first token, decode speed, concurrency and structured-output validity of vLLM."""
     from bench.llm_bench import run_llm_bench
 
-    run_llm_bench(_settings(), results)
+    comparisons = {}
+    for pair in compare or []:
+        name, separator, path = pair.partition("=")
+        if not separator or not Path(path).is_file():
+            raise typer.BadParameter(f"{pair!r}: give NAME=PATH of an existing llm.json", param_hint="--compare")
+        comparisons[name] = Path(path)
+    run_llm_bench(_settings(), results, comparisons=comparisons)
 
 
 @bench_app.command("memory")

@@ -62,7 +62,7 @@ def vllm_command(settings: Settings, model_dir: Path) -> list[str]:
 
 
 def vllm_env(settings: Settings) -> dict[str, str]:
-    """The child's environment: offline, with the configured KV cache size."""
+    """The child's environment: offline, with the configured KV cache size and process layout."""
     return {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -70,6 +70,7 @@ def vllm_env(settings: Settings) -> dict[str, str]:
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "VLLM_NO_USAGE_STATS": "1",
         "VLLM_CPU_KVCACHE_SPACE": str(settings.server.kv_cache_gb),
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0" if settings.server.single_process else "1",
     }
 
 
