@@ -23,6 +23,7 @@ from memory.digest_models import (
     TrendingNode,
     utc,
 )
+from memory.forecast import forecast
 from memory.interests import MemoryMath, Session, UserMemory, WindowEvent
 from memory.taxonomy import Pair
 
@@ -156,9 +157,17 @@ class DigestBuilder:
             fading=[self._trending(node, values, labels) for node in fading[:TRENDING_SHOWN]],
             sessions=sessions,
             shift=shift,
+            forecast=self._forecast(memory, labels, pairs_of),
             node_ids=sorted(values.strength),
             event_ids=list(dict.fromkeys(cited)),
         )
+
+    @staticmethod
+    def _forecast(memory: UserMemory, labels: dict[str, str], pairs_of: dict[str, tuple[Pair, ...]]) -> list[str]:
+        """Event counts of the whole history and topics of the window's events feed memory.forecast."""
+        counts = {topic: stats.events for topic, stats in memory.topics.items()}
+        recent = [tuple(topic for topic, _ in pairs_of.get(event.item, ())) for event in memory.window]
+        return forecast(counts, recent, known=labels)
 
     @staticmethod
     def _trending(node: str, values: NodeValues, labels: dict[str, str]) -> TrendingNode:

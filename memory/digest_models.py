@@ -96,6 +96,10 @@ class MemoryDigest(BaseModel):
     fading: list[TrendingNode]
     sessions: list[SessionDigest]
     shift: ShiftEstimate
+    forecast: list[str] = Field(
+        default_factory=list,
+        description="Topic ids most likely to lead the user's next ~10 events, best first (memory.forecast).",
+    )
     node_ids: list[str] = Field(description="Every interest node this user has (for schema enums).")
     event_ids: list[str] = Field(description="Every event id cited in this digest.")
 

@@ -42,3 +42,16 @@ def test_shift_cases_and_lift():
     assert result["persistence"]["hit@3"] == 0.5 and result["persistence"]["shift_hit@3"] == 0.0
     assert result["oracle"]["shift_hit@3"] == 1.0
     assert result["oracle"]["lift_hit@3_vs_persistence"] is None  # persistence scored 0: no ratio
+
+
+def test_history_forecast_feeds_the_memory_forecast_counts_and_order():
+    from bench.eval.shift import history_forecast
+    from memory.forecast import forecast
+
+    case = _case([0] * 20 + [1] * 10, [1] * 10)
+    known = {"t:drama", "t:comedy", "t:horror"}
+    assert history_forecast(case, TOPICS, known) == ["t:drama", "t:comedy", "t:horror"]
+    switched = _case([0] * 10 + [2] * 30, [2] * 10)  # drama, then mostly horror
+    assert history_forecast(switched, TOPICS, known)[0] == "t:horror"
+    assert history_forecast(switched, TOPICS, known) == forecast({"t:drama": 10, "t:horror": 30},
+                                                                 [("t:drama",)] * 10 + [("t:horror",)] * 30, known)

@@ -261,7 +261,9 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
                   "hit@3 = the next window's dominant topic is among the first 3 predicted; NDCG@3 graded by each "
                   "topic's share of the next window; shift cases = the next window's dominant topic differs from the "
                   "last 10 ratings' before the cut. MovieLens timestamps are rating-entry times, so 'time' is the "
-                  "order people entered ratings."]
+                  "order people entered ratings. `shiftrec`: the memory digest's next-interest forecast "
+                  "(memory/forecast.py, constants chosen on validation cuts one window earlier); `shiftrec_forecast`: "
+                  "the same function on every kept user's history, without the memory."]
         for name in ("all_kept", "memory_subsample", "llm_subsample"):
             if name not in sh:
                 continue

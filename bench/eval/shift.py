@@ -10,9 +10,11 @@ k interactions just before t.
 
 Baselines: persistence (the history's dominant topics), recent window (the last k before
 t), trend extrapolation (2 x recent share - long-run share). ShiftRec: the memory's
-deterministic estimate (``digest().shift.to_node``, then the rising topics, then the
-short-term and long-term topics), read from a memory that holds only events before t; and
-the LLM profile's predicted shift (``agent.profiler.Profiler``) on a small subsample.
+next-interest forecast (``digest().forecast``, see memory/forecast.py; then the trend
+shift target, the rising, short-term and long-term topics to fill), read from a memory
+that holds only events before t; the same forecast function on every kept user's history
+(``shiftrec_forecast``, no memory); and the LLM profile's predicted shift
+(``agent.profiler.Profiler``) on a small subsample.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from bench.eval.cost import machine_load, measure
 from bench.eval.protocols import seeded_subsample
+from memory.forecast import forecast
 from memory.taxonomy import category_paths, slug
 
 WINDOW = 10
@@ -163,7 +166,8 @@ class ShiftMemory:
 
     def deterministic(self, user: str) -> list[str]:
         digest = self.memory.digest(user)
-        order = [digest.shift.to_node] if digest.shift.to_node else []
+        order = list(digest.forecast)
+        order += [digest.shift.to_node] if digest.shift.to_node else []
         order += [n.id for n in digest.rising if n.level == "topic"]
         order += [n.id for n in digest.short_term if n.level == "topic"]
         order += [n.id for n in digest.long_term]
@@ -174,6 +178,11 @@ class ShiftMemory:
             self.memory.close()
         finally:
             self._folder.cleanup()
+
+
+def history_forecast(case: ShiftCase, topics_of, known: set[str]) -> list[str]:
+    """memory.forecast straight from the history's counts and order (what the digest feeds it)."""
+    return forecast(topic_counts(case.history, topics_of), [topics_of[p] for p in case.history], known)
 
 
 def llm_prediction(profile_result) -> list[str]:
@@ -219,7 +228,9 @@ def run_shift(seed: int, memory_users: int, llm_users: int, echo: Callable[[str]
         "recent_window": lambda c: recent_window(c, topics_of),
         "trend": lambda c: trend_extrapolation(c, topics_of),
     }
-    result = {"selection": selection, "seed": seed, "window": WINDOW, "all_kept": score(baselines, cases, topics_of)}
+    known = {topic for topics in topics_of for topic in topics}
+    on_all = {**baselines, "shiftrec_forecast": lambda c: history_forecast(c, topics_of, known)}
+    result = {"selection": selection, "seed": seed, "window": WINDOW, "all_kept": score(on_all, cases, topics_of)}
     chosen_users = set(seeded_subsample([c.user for c in cases], memory_users, seed))
     chosen = [c for c in cases if c.user in chosen_users]
     memory = ShiftMemory(movielens, chosen, echo)
