@@ -88,13 +88,20 @@ class CandidateGenerator:
             result.per_source["asked"] = scores
 
     def _from_memory(self, result: CandidateSet, k: int) -> None:
-        for kind, source in MEMORY_SOURCES.items():
-            scores: dict[str, float] = {}
-            for interest in self._memory.interest_vectors(result.user, kind, VECTORS_PER_KIND):
-                for match in self._memory.nearest_items(interest.vector, k, exclude=result.excluded):
-                    if match.similarity > scores.get(match.item_id, -np.inf):
-                        scores[match.item_id] = match.similarity
-                        result.interest_of.setdefault(match.item_id, interest.node_id)
+        interests = [
+            (source, interest)
+            for kind, source in MEMORY_SOURCES.items()
+            for interest in self._memory.interest_vectors(result.user, kind, VECTORS_PER_KIND)
+        ]
+        found = self._memory.nearest_items_many([interest.vector for _, interest in interests], k, result.excluded)
+        per_source: dict[str, dict[str, float]] = {}
+        for (source, interest), matches in zip(interests, found, strict=True):
+            scores = per_source.setdefault(source, {})
+            for match in matches:
+                if match.similarity > scores.get(match.item_id, -np.inf):
+                    scores[match.item_id] = match.similarity
+                    result.interest_of.setdefault(match.item_id, interest.node_id)
+        for source, scores in per_source.items():
             if scores:
                 result.per_source[source] = dict(sorted(scores.items(), key=lambda pair: -pair[1])[:k])
 

@@ -10,26 +10,32 @@ writes the reason from the same evidence and the explanation is flagged degraded
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
 
-from agent.guards import leaks_instructions, names_a_title
+from agent.guards import leaks_instructions
 from agent.llm import LLM, LLMError
-from agent.outputs import REASON_MAX_CHARS, ItemExplanation
+from agent.outputs import REASON_MAX_CHARS, ExplanationLink
 from agent.prompting import run_prompt
 from agent.records import EvidenceRef, Explanation
 from memory.catalog import CatalogEntry
 from memory.models import Item
 from memory.service import InterestMemory
+from memory.service_models import HistoryMatch
 
 log = logging.getLogger(__name__)
 EXPLAIN_PROMPT = "explain"
 NEGATIVE_ACTIONS = {"dislike", "skip"}
 LIKED_RATING = 3.5  # ratings at or above this count as liking; below never serve as evidence
 RELATED_SIMILARITY = 0.5  # a past item this close (cosine), or one sharing a topic, relates to the item
+_LABEL_OR_ID = re.compile(r"\b(e\d+|t:\S+)\b", re.IGNORECASE)  # the prompt's labels, not words for a person
+_REAL_WORD = re.compile(r"[A-Za-z]{3,}")
+_REAL_WORD_OR_NUMBER = re.compile(r"[a-z0-9]+")
+_TITLE_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 
 
 @dataclass
@@ -98,15 +104,22 @@ class Explainer:
         self._first_token_wait_s = first_token_wait_s
 
     def evidence_options(self, user: str, entry: CatalogEntry) -> list[EvidenceRef]:
-        """The user's liked past events most similar to the item and related to it, most similar first.
+        """The user's liked past events most similar to the item and related to it, most similar first."""
+        return self.evidence_options_many(user, [entry])[0]
+
+    def evidence_options_many(self, user: str, entries: list[CatalogEntry]) -> list[list[EvidenceRef]]:
+        """:meth:`evidence_options` per entry, reading the user's events once.
 
         Related: the past item shares a topic with the item, or is within RELATED_SIMILARITY
         (measured: without this, 15% of citations shared no genre and sat far away)."""
-        if not self._memory.seen_items(user):
-            return []
-        matches = self._memory.search_history(user, entry.vector, self._options * 4)
+        if not entries or not self._memory.seen_items(user):
+            return [[] for _ in entries]
+        found = self._memory.search_history_many(user, [entry.vector for entry in entries], self._options * 4)
+        past = self._memory.catalog.entries(match.item_id for matches in found for match in matches)
+        return [self._related(entry, matches, past) for entry, matches in zip(entries, found, strict=True)]
+
+    def _related(self, entry: CatalogEntry, matches: list[HistoryMatch], past: dict[str, CatalogEntry]) -> list[EvidenceRef]:
         topics = {topic for topic, _ in entry.pairs}
-        past = self._memory.catalog.entries([match.item_id for match in matches])
         options = []
         for match in matches:
             liked = match.action not in NEGATIVE_ACTIONS and (match.value is None or match.value >= LIKED_RATING)
@@ -127,7 +140,7 @@ class Explainer:
 
     def explain_all(self, user: str, picks: list[Pick]) -> Iterator[tuple[int, Explanation]]:
         """(position, explanation) for every pick, in the order they are written."""
-        options = [self.evidence_options(user, pick.entry) for pick in picks]
+        options = self.evidence_options_many(user, [pick.entry for pick in picks])
         interests = [self.interest_options(pick) for pick in picks]
         cold = not self._memory.seen_items(user)
         if self._llm is None:
@@ -137,7 +150,6 @@ class Explainer:
         labels = _shared_labels(options)
         shared = {
             "events": [{"label": label, "text": ref.prompt_text} for ref, label in labels.values()],
-            "interests": [{"id": n, "label": lab} for n, lab in dict(i for per in interests for i in per).items()],
         }
         jobs = [(position, pick, options[position], interests[position]) for position, pick in enumerate(picks)]
         futures: dict[Future, int] = {}
@@ -178,39 +190,56 @@ class Explainer:
         }
         try:
             result = run_prompt(
-                self._llm, EXPLAIN_PROMPT, variables,
-                choices={"events": list(own_labels), "interests": [node for node, _ in interests]},
+                self._llm, EXPLAIN_PROMPT, variables, choices={"events": list(own_labels)},
                 on_first_token=on_first_token,
             )
         except LLMError as error:
             self._audit.note([str(error)])
             log.warning("explanation fell back to the template: %s", error)
             return template_explanation(own, interests, f"LLM failed: {type(error).__name__}")
-        value: ItemExplanation = result.value
+        value: ExplanationLink = result.value
         cited = list(dict.fromkeys(value.evidence))
         self._audit.note(result.generation.errors, duplicates=len(value.evidence) - len(cited))
-        if any(label not in own_labels for label in cited) or value.interest not in dict(interests):
+        if any(label not in own_labels for label in cited):
             self._audit.note_blocked()  # the schema and validation make this unreachable; checked anyway
             return template_explanation(own, interests, "LLM cited something outside the offered evidence")
         chosen = [own_labels[label] for label in cited]
-        rejected = ("the LLM's sentence repeated its instructions" if leaks_instructions(value.reason) else
-                    None if names_a_title(value.reason, [ref.title for ref in chosen]) else
-                    "the LLM's sentence did not name the movie it cites")
-        if rejected:  # the LLM served (it chose the evidence, valid by construction); its sentence is not shown
-            return template_explanation(chosen, interests, None).model_copy(update={
-                "interest": value.interest, "interest_label": dict(interests)[value.interest], "note": rejected,
-                "model_id": result.model_id, "prompt": f"{result.prompt_name}/v{result.prompt_version}",
-            })
-        return Explanation(
-            reason=value.reason.strip() or template_explanation(own, interests, None).reason,
-            evidence=chosen,
-            interest=value.interest,
-            interest_label=dict(interests)[value.interest],
-            source="llm",
-            degraded=False,
-            prompt=f"{result.prompt_name}/v{result.prompt_version}",
-            model_id=result.model_id,
-        )
+        served = template_explanation(chosen, interests, None).model_copy(update={
+            "model_id": result.model_id, "prompt": f"{result.prompt_name}/v{result.prompt_version}",
+        })
+        problem = unfit_shared_words(value.shared, [pick.item.title, *(ref.title for ref in chosen)])
+        if problem:  # the LLM served (it chose the evidence, valid by construction); its words are not shown
+            return served.model_copy(update={"note": problem})
+        return served.model_copy(update={"reason": linked_reason(chosen, value.shared), "source": "llm"})
+
+
+def unfit_shared_words(words: str, titles: list[str] = ()) -> str | None:
+    """Why the LLM's 'what they share' words cannot be shown, or None when they can.
+
+    ``titles``: the movies of the sentence; words that only repeat one of them say nothing new."""
+    if leaks_instructions(words):
+        return "the LLM's words repeated its instructions"
+    if _LABEL_OR_ID.search(words):
+        return "the LLM's words named a label or id instead of saying what the movies share"
+    if not _REAL_WORD.search(words):
+        return "the LLM's words said nothing"
+    if _bare(words) in {_bare(title) for title in titles} | {_bare(_TITLE_YEAR.sub("", t)) for t in titles}:
+        return "the LLM's words only repeated a title"
+    return None
+
+
+def _bare(text: str) -> str:
+    return " ".join(_REAL_WORD_OR_NUMBER.findall(text.lower()))
+
+
+def linked_reason(chosen: list[EvidenceRef], shared: str) -> str:
+    """'Because you liked <cited titles>: <shared>.' The sentence names what it cites by construction."""
+    words = " ".join(shared.split()).rstrip(" .;:,")
+    for titles in (" and ".join(ref.title for ref in chosen[:2]), chosen[0].title):
+        reason = f"Because you liked {titles}: {words}."
+        if len(reason) <= REASON_MAX_CHARS:
+            return reason
+    return f"Because you liked {chosen[0].title}."[:REASON_MAX_CHARS]
 
 
 def _shared_labels(options: list[list[EvidenceRef]]) -> dict[str, tuple[EvidenceRef, str]]:

@@ -1,5 +1,4 @@
-"""Last checks on LLM free text before a person sees it: no piece of our instructions, and
-a reason that names what it cites.
+"""Last check on LLM free text before a person sees it: no piece of our instructions.
 
 The LLM sees only the person's own data, so it cannot leak anyone else's; what it could
 echo is its prompt. Any output that repeats a run of words from a prompt's system
@@ -11,7 +10,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from agent.mentions import mentioned_items
 from prompts.loader import available_prompts, load_prompt
 
 RUN_WORDS = 6  # this many consecutive instruction words in an output count as a leak
@@ -38,8 +36,3 @@ def leaks_instructions(text: str) -> bool:
     runs = _instruction_runs()
     return any(tuple(words[i : i + RUN_WORDS]) in runs for i in range(len(words) - RUN_WORDS + 1))
 
-
-def names_a_title(text: str, titles: list[str]) -> bool:
-    """True when ``text`` names one of ``titles`` (as people write them: 'the godfather' for
-    'Godfather, The (1972)'): a reason must point at the past movie it cites."""
-    return bool(titles) and bool(mentioned_items(text, [(str(i), title) for i, title in enumerate(titles)]))

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.choices import Choice
 
 REASON_MAX_CHARS = 160
+SHARED_MAX_CHARS = 70
 
 
 class RankedItem(BaseModel):
@@ -60,6 +61,19 @@ class ItemExplanation(BaseModel):
         min_length=1, max_length=2
     )
     interest: Choice("interests", "Label of the interest it serves.")  # type: ignore[valid-type]
+
+
+class ExplanationLink(BaseModel):
+    """Which past event a recommended item is like, and what the two share (explain/v4).
+
+    Evidence comes first so the words are written knowing which movie they compare with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evidence: list[Choice("events", "Label of the related past event it is most like.")] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=2
+    )
+    shared: str = Field(max_length=SHARED_MAX_CHARS, description="A few words on what the two movies share.")
 
 
 class LabelChoice(BaseModel):

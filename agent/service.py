@@ -163,10 +163,10 @@ class ShiftRecService:
         if reason is None and not self._reserve_llm(len(picks)):
             reason = "shed under load: the LLM queue is full, template explanations served"
         if reason is not None:
+            options = self._explainer.evidence_options_many(record.user, [pick.entry for pick in picks])
             for position, pick in enumerate(picks):
-                options = self._explainer.evidence_options(record.user, pick.entry)
                 yield position, template_explanation(
-                    options, self._explainer.interest_options(pick), reason, record.cold_start
+                    options[position], self._explainer.interest_options(pick), reason, record.cold_start
                 )
             return
         try:

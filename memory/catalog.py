@@ -148,15 +148,25 @@ class Catalog:
         self, vector: np.ndarray, k: int, exclude: Iterable[str] = (), within: str | None = None
     ) -> list[ItemMatch]:
         """The k items most similar to ``vector``, skipping ``exclude``; ``within`` limits to one node."""
+        return self.nearest_many([vector], k, exclude, within)[0]
+
+    def nearest_many(
+        self, vectors: Sequence[np.ndarray], k: int, exclude: Iterable[str] = (), within: str | None = None
+    ) -> list[list[ItemMatch]]:
+        """:meth:`nearest` for several vectors in one store query."""
         excluded = set(exclude)
         count = self._store.item_count()
-        hits = self._store.nearest_items(vector, min(k + len(excluded), count), {within: True} if within else None)
-        matches = [
-            ItemMatch(item_id=hit.id, title=str(hit.metadata.get("title", hit.id)), similarity=round(hit.similarity, 6))
-            for hit in hits
-            if hit.id not in excluded
+        found = self._store.nearest_items_many(
+            vectors, min(k + len(excluded), count), {within: True} if within else None
+        )
+        return [
+            [
+                ItemMatch(item_id=hit.id, title=str(hit.metadata.get("title", hit.id)), similarity=round(hit.similarity, 6))
+                for hit in hits
+                if hit.id not in excluded
+            ][:k]
+            for hits in found
         ]
-        return matches[:k]
 
     def _remember(self, entry: CatalogEntry) -> None:
         self._cache[entry.id] = entry

@@ -36,7 +36,7 @@ from memory.service_models import (
     UserExport,
 )
 from memory.state_rows import window_event_from_metadata
-from memory.store import EVENTS, RECORDS, STATE, ChromaStore
+from memory.store import EVENTS, RECORDS, STATE, ChromaStore, nearest_rows
 from memory.summary import MemorySummary, render_summary
 from memory.user_cache import UserCache
 from serving.settings import Settings
@@ -80,6 +80,12 @@ class InterestMemory:
         self, vector: np.ndarray, k: int = 10, exclude: Iterable[str] = (), within: str | None = None
     ) -> list[ItemMatch]:
         return self.catalog.nearest(vector, k, exclude, within)
+
+    def nearest_items_many(
+        self, vectors: Sequence[np.ndarray], k: int = 10, exclude: Iterable[str] = ()
+    ) -> list[list[ItemMatch]]:
+        """:meth:`nearest_items` for several vectors at once (one store query)."""
+        return self.catalog.nearest_many(vectors, k, exclude)
 
     # ---------------------------------------------------------------- writing
     def record(self, event: Event) -> RecordResult:
@@ -193,25 +199,16 @@ class InterestMemory:
     def search_history(self, user: str, query: str | np.ndarray, k: int = 10) -> list[HistoryMatch]:
         """The user's own events most similar in meaning to ``query`` (text or vector)."""
         vector = self.embedder.embed([query])[0] if isinstance(query, str) else np.asarray(query, dtype=np.float32)
+        return self.search_history_many(user, [vector], k)[0]
+
+    def search_history_many(self, user: str, vectors: Sequence[np.ndarray], k: int = 10) -> list[list[HistoryMatch]]:
+        """:meth:`search_history` for several query vectors: the user's events are read once."""
         with self._lock:
-            hits = self.store.search_user_events(user, vector, k)
-            entries = self.catalog.entries(str(hit.metadata["item"]) for hit in hits)
+            rows = self.store.user_events(user, vectors=True)
+            found = [nearest_rows(rows, np.asarray(vector, dtype=np.float32), k) for vector in vectors]
+            entries = self.catalog.entries(str(row.metadata["item"]) for hits in found for row, _ in hits)
         titles = {item_id: entry.title for item_id, entry in entries.items()}
-        matches = []
-        for hit in hits:
-            event = window_event_from_metadata(hit.metadata)
-            matches.append(
-                HistoryMatch(
-                    event_id=event.event_id,
-                    item_id=event.item,
-                    title=titles.get(event.item, event.item),
-                    action=event.action,
-                    value=event.value,
-                    timestamp=utc(event.ts),
-                    similarity=round(hit.similarity, 6),
-                )
-            )
-        return matches
+        return [[_history_match(row.metadata, similarity, titles) for row, similarity in hits] for hits in found]
 
     def recent_events(self, user: str) -> list[WindowEvent]:
         """The user's latest events (the short-term window), oldest first; [] for an unknown user."""
@@ -341,3 +338,11 @@ def _exported(metadata: dict) -> dict:
         "weight": event.weight,
         "timestamp": utc(event.ts).isoformat(),
     }
+
+
+def _history_match(metadata: dict, similarity: float, titles: dict[str, str]) -> HistoryMatch:
+    event = window_event_from_metadata(metadata)
+    return HistoryMatch(
+        event_id=event.event_id, item_id=event.item, title=titles.get(event.item, event.item),
+        action=event.action, value=event.value, timestamp=utc(event.ts), similarity=round(similarity, 6),
+    )

@@ -4,7 +4,6 @@ the small catalog with a few users whose histories make co-occurrence and SASRec
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,7 +48,6 @@ class SchemaLLM(LLM):
             raise LLMUnavailableError("fake LLM is down")
         retry = any(m.content.startswith("That output was invalid") for m in messages)
         invent = self.invent_first and not retry
-        self._named = _cited_title(schema, messages, self.pick)
         return RawCompletion(text=json.dumps(self._value(schema, invent)))
 
     def _first_token_logprobs(self, messages: Sequence[Message], k: int) -> dict[str, float]:
@@ -68,24 +66,12 @@ class SchemaLLM(LLM):
         if kind == "array":
             return [self._value(schema["items"], invent) for _ in range(max(1, schema.get("minItems", 1)))]
         if kind == "string":
-            named = f"Like {self._named}, it fits" if getattr(self, "_named", None) else "Fits"
-            return f"{named} what you watched lately."[: schema.get("maxLength", 100)]
+            return "fits what you watched lately"[: schema.get("maxLength", 100)]
         if kind in ("number", "integer"):
             return 0.5
         if kind == "boolean":
             return True
         raise AssertionError(f"the fake cannot answer schema {schema}")
-
-
-def _cited_title(schema: dict[str, Any], messages: Sequence[Message], pick: int) -> str | None:
-    """The title of the event an explanation will cite, read from the prompt (as a real model would)."""
-    evidence = schema.get("properties", {}).get("evidence", {}).get("items", {}).get("enum")
-    if not evidence:
-        return None
-    label = evidence[min(pick, len(evidence) - 1)]
-    prompt = next(m.content for m in messages if m.role == "user")
-    match = re.search(rf"^- {re.escape(label)}: \w+ (.+?)(?: [\d.]+/5)?$", prompt, re.MULTILINE)
-    return match.group(1) if match else None
 
 
 class FixedRouter:

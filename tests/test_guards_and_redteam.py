@@ -42,3 +42,34 @@ def test_the_checks_do_find_a_planted_leak(tmp_path: Path):
     echo = ChatEvent(kind="text", session_id="s", intent=Intent.OTHER, text=load_prompt("chat").system)
     problems = _violations(service, "ana", {bob_event}, [leak, echo])
     assert any("victim event" in p for p in problems) and any("repeats the instructions" in p for p in problems)
+
+
+def test_shared_words_that_are_labels_ids_instructions_or_empty_are_not_shown():
+    from agent.explanations import unfit_shared_words
+
+    assert unfit_shared_words("both are tense space horror") is None
+    assert "label or id" in unfit_shared_words("e1 and e2")
+    assert "label or id" in unfit_shared_words("the t:sci-fi interest")
+    assert "said nothing" in unfit_shared_words(" 12, ... ")
+    assert "repeated a title" in unfit_shared_words("conspiracy theory", ["Conspiracy Theory (1997)", "Alien (1979)"])
+    assert "repeated a title" in unfit_shared_words("Alien (1979).", ["Conspiracy Theory (1997)", "Alien (1979)"])
+    assert unfit_shared_words("an alien on a ship", ["Alien (1979)"]) is None
+    system = load_prompt("explain").system
+    assert "instructions" in unfit_shared_words(" ".join(system.split()[5:13]))
+
+
+def test_the_reason_names_what_it_cites_and_fits_the_length_limit():
+    from datetime import datetime, timezone
+
+    from agent.explanations import linked_reason
+    from agent.outputs import REASON_MAX_CHARS
+    from agent.records import EvidenceRef
+
+    def ref(title: str) -> EvidenceRef:
+        return EvidenceRef(event_id=f"e-{title}", item_id=title, title=title, action="rate", value=5.0,
+                           timestamp=datetime(2024, 1, 1, tzinfo=timezone.utc))
+
+    alien, long_one = ref("Alien (1979)"), ref("A" * 90)
+    assert linked_reason([alien], "  both are tense   space horror. ") == "Because you liked Alien (1979): both are tense space horror."
+    assert linked_reason([alien, long_one], "x" * 60) == f"Because you liked Alien (1979): {'x' * 60}."  # one title fits
+    assert len(linked_reason([long_one], "y" * 70)) <= REASON_MAX_CHARS
