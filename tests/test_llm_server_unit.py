@@ -99,12 +99,12 @@ def test_child_environment_is_offline_with_the_configured_kv_cache(tmp_path):
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "3"
     assert "VLLM_CPU_NUM_OF_RESERVED_CPU" not in env
+    assert env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "1"  # engine in its own process: no GIL shared with the server
+
+
+def test_engine_can_run_inside_the_server_process(tmp_path):
+    env = vllm_env(_settings(tmp_path, single_process=True))
     assert env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
-
-
-def test_engine_process_can_be_split_out_again(tmp_path):
-    env = vllm_env(_settings(tmp_path, single_process=False))
-    assert env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "1"
 
 
 def test_base_url_prefers_a_configured_remote_server(tmp_path):
