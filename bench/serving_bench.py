@@ -43,6 +43,7 @@ class ServingLoad:
 class Sample:
     seconds: float
     ok: bool
+    problem: str | None = None  # for a failed request: the status and body start, or the exception
     degraded: bool = False
     why_target: tuple[str, str, tuple[str, ...]] | None = None  # user, record id, item ids
 
@@ -54,12 +55,13 @@ class Phase:
     samples: list[Sample] = field(default_factory=list)
     wall_s: float = 0.0
 
-    def summary(self) -> dict[str, float | int | None]:
+    def summary(self) -> dict:
         answered = [sample for sample in self.samples if sample.ok]
         seconds = [sample.seconds for sample in answered]
-        numbers: dict[str, float | int | None] = {
+        numbers: dict = {
             "requests": len(self.samples),
             "errors": len(self.samples) - len(answered),
+            "error_examples": sorted({sample.problem for sample in self.samples if sample.problem})[:5],
             "rps": round(len(answered) / self.wall_s, 2) if self.wall_s > 0 else None,
             "p50_ms": percentile_ms(seconds, 50),
             "p95_ms": percentile_ms(seconds, 95),
@@ -76,7 +78,7 @@ def percentile_ms(seconds: Sequence[float], q: float) -> float | None:
 
 def summarise(phases: Sequence[Phase]) -> dict[str, float | int | None]:
     """Flat keys such as ``recommend_p95_ms_32``; ``rps_32`` and ``degraded_share_32`` are the recommendations'."""
-    result: dict[str, float | int | None] = {"errors": sum(phase.summary()["errors"] or 0 for phase in phases)}
+    result: dict = {"errors": sum(phase.summary()["errors"] or 0 for phase in phases)}
     for phase in phases:
         for name, value in phase.summary().items():
             result[f"{phase.endpoint}_{name}_{phase.clients}"] = value
@@ -150,11 +152,11 @@ async def recommend_once(client: httpx.AsyncClient, user: str, count: int) -> Sa
     started = time.perf_counter()
     try:
         response = await client.post(f"/users/{quote(user, safe='')}/recommendations", json={"count": count})
-    except httpx.HTTPError:
-        return Sample(time.perf_counter() - started, ok=False)
+    except httpx.HTTPError as error:
+        return Sample(time.perf_counter() - started, ok=False, problem=repr(error))
     elapsed = time.perf_counter() - started
     if response.status_code != 200:
-        return Sample(elapsed, ok=False)
+        return Sample(elapsed, ok=False, problem=f"{response.status_code} {response.text[:200]}")
     record = response.json()
     items = tuple(entry["item_id"] for entry in record["items"])
     return Sample(elapsed, ok=True, degraded=bool(record["degraded"]), why_target=(user, record["id"], items))
@@ -166,9 +168,10 @@ async def why_once(client: httpx.AsyncClient, user: str, record_id: str, item_id
     path = f"/users/{user}/recommendations/{record_id}/items/{item_id}/why"
     try:
         response = await client.get(path)
-    except httpx.HTTPError:
-        return Sample(time.perf_counter() - started, ok=False)
-    return Sample(time.perf_counter() - started, ok=response.status_code == 200)
+    except httpx.HTTPError as error:
+        return Sample(time.perf_counter() - started, ok=False, problem=repr(error))
+    ok = response.status_code == 200
+    return Sample(time.perf_counter() - started, ok=ok, problem=None if ok else f"{response.status_code} {response.text[:200]}")
 
 
 def render_markdown(result: dict, phases: Sequence[Phase]) -> str:
