@@ -60,7 +60,9 @@ class ShiftRecService:
         self.profiler = Profiler(memory, llm, settings.agent.profile_token_budget)
         self.records = RecordBook(memory.store)
         self._candidates = CandidateGenerator(memory, behaviour, settings.agent)
-        self._workers = ThreadPoolExecutor(settings.agent.explanation_workers * 4, thread_name_prefix="explain")
+        # one thread per admitted LLM request: with fewer, a list's first request queued behind others'
+        # and its siblings waited for its first token (the shared-prefix gate), stretching the tail
+        self._workers = ThreadPoolExecutor(settings.agent.max_llm_queue, thread_name_prefix="explain")
         self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers)
         self.conversations = Conversations(self)
         self._llm_inflight = 0

@@ -164,7 +164,6 @@ class AgentSettings(BaseModel):
     mmr_lambda: float = Field(default=0.8, ge=0, le=1, description="1 = relevance only; lower = more varied lists.")
     max_per_interest: int | None = Field(default=3, ge=1, description="Most items of one topic in one list.")
     default_count: int = Field(default=5, ge=1, le=20, description="Items per recommendation unless asked.")
-    explanation_workers: int = Field(default=5, ge=1, le=16, description="Explanations generated at once.")
     max_llm_queue: int = Field(
         default=40, ge=1, description="Explanation requests allowed at the LLM at once (40: eight 5-item lists); "
         "beyond it, a turn sheds its LLM work and serves template explanations (flagged degraded) instead of "
