@@ -172,7 +172,8 @@ class ShiftRecService:
                 )
             return
         try:
-            yield from self._explainer.explain_all(record.user, picks)
+            alone = self.llm_queue <= len(picks)  # no other list at the LLM: sharing the prefix pays
+            yield from self._explainer.explain_all(record.user, picks, share_prefix=alone)
         finally:
             self._release_llm(len(picks))
 
