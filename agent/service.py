@@ -172,8 +172,7 @@ class ShiftRecService:
                 )
             return
         try:
-            alone = self.llm_queue <= len(picks)  # no other list at the LLM: sharing the prefix pays
-            yield from self._explainer.explain_all(record.user, picks, share_prefix=alone)
+            yield from self._explainer.explain_all(record.user, picks)
         finally:
             self._release_llm(len(picks))
 

@@ -4,12 +4,10 @@ cold start, new items, refinements and diversity."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
-from agent.explanations import Pick
 from agent.records import UnknownRecordError
 from agent.refinement import Refinement
 from agent.service import ShiftRecService
@@ -248,36 +246,3 @@ def test_evidence_is_only_related_past_items(tmp_path: Path):
     items = service.memory.get_items(["dr3"])
     [(_, explanation)] = list(service._explainer.explain_all("ana", [Pick(items["dr3"], entries["dr3"], None)]))
     assert explanation.evidence == [] and explanation.reason.startswith("Often chosen next")
-
-
-class _FirstCallWatcher(SchemaLLM):
-    """Holds the first explanation request (without a first token) until a second one starts, or 1 s."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.second_started = threading.Event()
-        self.overlapped: bool | None = None
-        self._count = 0
-
-    def _complete(self, messages, schema, schema_name, max_tokens, on_first_token=None):
-        with self._lock:
-            self._count += 1
-            first = self._count == 1
-        if first:
-            self.overlapped = self.second_started.wait(1.0)
-        else:
-            self.second_started.set()
-        return super()._complete(messages, schema, schema_name, max_tokens, None)
-
-
-@pytest.mark.parametrize("share_prefix", [True, False])
-def test_other_requests_wait_for_the_first_only_when_sharing_the_prefix(tmp_path: Path, share_prefix: bool):
-    llm = _FirstCallWatcher()
-    service = build_service(tmp_path, llm)
-    record = service.recommend("ana", count=3, explain=False)
-    entries = service.memory.catalog.entries([entry.item_id for entry in record.items])
-    items = service.memory.get_items([entry.item_id for entry in record.items])
-    picks = [Pick(items[e.item_id], entries[e.item_id], None) for e in record.items]
-    explained = dict(service._explainer.explain_all("ana", picks, share_prefix=share_prefix))
-    assert sorted(explained) == [0, 1, 2] and all(x.source == "llm" for x in explained.values())
-    assert llm.overlapped is (not share_prefix)
