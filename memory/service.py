@@ -205,7 +205,7 @@ class InterestMemory:
         """:meth:`search_history` for several query vectors: the user's events are read once."""
         with self._lock:
             rows = self.store.user_events(user, vectors=True)
-            found = [nearest_rows(rows, np.asarray(vector, dtype=np.float32), k) for vector in vectors]
+            found = nearest_rows(rows, vectors, k)
             entries = self.catalog.entries(str(row.metadata["item"]) for hits in found for row, _ in hits)
         titles = {item_id: entry.title for item_id, entry in entries.items()}
         return [[_history_match(row.metadata, similarity, titles) for row, similarity in hits] for hits in found]

@@ -71,22 +71,27 @@ class Row:
     document: str | None = None
 
 
-
-def nearest_rows(rows: Sequence[Row], vector: np.ndarray, n: int) -> list[tuple[Row, float]]:
-    """The ``n`` rows most cosine-similar to ``vector``, most similar first (exact; ties keep row order).
+def nearest_rows(rows: Sequence[Row], vectors: Sequence[np.ndarray], n: int) -> list[list[tuple[Row, float]]]:
+    """Per query vector, the ``n`` rows most cosine-similar to it, most similar first (exact;
+    ties keep row order). The rows' matrix is built once for all the queries.
 
     For one user's events: a few hundred rows fetched by a metadata filter and scored in numpy
     took ~2 ms, where Chroma's user-filtered vector query over the whole events collection took
     ~52 ms (measured on ML-100K, 100K events), a third of a recommendation's CPU time.
     """
     if not rows or n <= 0:
-        return []
+        return [[] for _ in vectors]
     matrix = np.stack([row.vector for row in rows]).astype(np.float32)
-    norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(vector))
-    similarity = np.divide(matrix @ np.asarray(vector, dtype=np.float32), norms,
-                           out=np.zeros(len(rows), dtype=np.float32), where=norms > 0)
-    order = np.argsort(-similarity, kind="stable")[:n]
-    return [(rows[i], float(similarity[i])) for i in order]
+    row_norms = np.linalg.norm(matrix, axis=1)
+    found = []
+    for vector in vectors:
+        query = np.asarray(vector, dtype=np.float32)
+        norms = row_norms * float(np.linalg.norm(query))
+        similarity = np.divide(matrix @ query, norms, out=np.zeros(len(rows), dtype=np.float32), where=norms > 0)
+        order = np.argsort(-similarity, kind="stable")[:n]
+        found.append([(rows[i], float(similarity[i])) for i in order])
+    return found
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -77,8 +77,8 @@ def test_nearest_rows_orders_by_cosine_and_keeps_row_order_on_ties():
             Row("near", np.array([2.0, 0.1], dtype=np.float32)),
             Row("zero", np.zeros(2, dtype=np.float32)),
             Row("near-twin", np.array([4.0, 0.2], dtype=np.float32))]
-    found = nearest_rows(rows, np.array([1.0, 0.0], dtype=np.float32), 3)
+    found = nearest_rows(rows, [np.array([1.0, 0.0], dtype=np.float32)], 3)[0]
     assert [row.id for row, _ in found] == ["near", "near-twin", "zero"]
     assert found[0][1] == pytest.approx(found[1][1]) and found[0][1] == pytest.approx(0.99875, abs=1e-4)
     assert found[2][1] == 0.0  # a zero vector is not similar to anything, and never a NaN
-    assert nearest_rows(rows, np.array([1.0, 0.0]), 0) == [] and nearest_rows([], np.array([1.0, 0.0]), 3) == []
+    assert nearest_rows(rows, [np.array([1.0, 0.0])], 0) == [[]] and nearest_rows([], [np.array([1.0, 0.0])], 3) == [[]]
