@@ -10,14 +10,13 @@ writes the reason from the same evidence and the explanation is flagged degraded
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
 
-from agent.guards import leaks_instructions
+from agent.guards import unfit_shared_words
 from agent.llm import LLM, LLMError
 from agent.outputs import REASON_MAX_CHARS, ExplanationLink
 from agent.prompting import run_prompt
@@ -32,10 +31,6 @@ EXPLAIN_PROMPT = "explain"
 NEGATIVE_ACTIONS = {"dislike", "skip"}
 LIKED_RATING = 3.5  # ratings at or above this count as liking; below never serve as evidence
 RELATED_SIMILARITY = 0.5  # a past item this close (cosine), or one sharing a topic, relates to the item
-_LABEL_OR_ID = re.compile(r"\b(e\d+|t:\S+)\b", re.IGNORECASE)  # the prompt's labels, not words for a person
-_REAL_WORD = re.compile(r"[A-Za-z]{3,}")
-_REAL_WORD_OR_NUMBER = re.compile(r"[a-z0-9]+")
-_TITLE_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 
 
 @dataclass
@@ -211,25 +206,6 @@ class Explainer:
         if problem:  # the LLM served (it chose the evidence, valid by construction); its words are not shown
             return served.model_copy(update={"note": problem})
         return served.model_copy(update={"reason": linked_reason(chosen, value.shared), "source": "llm"})
-
-
-def unfit_shared_words(words: str, titles: list[str] = ()) -> str | None:
-    """Why the LLM's 'what they share' words cannot be shown, or None when they can.
-
-    ``titles``: the movies of the sentence; words that only repeat one of them say nothing new."""
-    if leaks_instructions(words):
-        return "the LLM's words repeated its instructions"
-    if _LABEL_OR_ID.search(words):
-        return "the LLM's words named a label or id instead of saying what the movies share"
-    if not _REAL_WORD.search(words):
-        return "the LLM's words said nothing"
-    if _bare(words) in {_bare(title) for title in titles} | {_bare(_TITLE_YEAR.sub("", t)) for t in titles}:
-        return "the LLM's words only repeated a title"
-    return None
-
-
-def _bare(text: str) -> str:
-    return " ".join(_REAL_WORD_OR_NUMBER.findall(text.lower()))
 
 
 def linked_reason(chosen: list[EvidenceRef], shared: str) -> str:

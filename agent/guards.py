@@ -1,19 +1,24 @@
-"""Last check on LLM free text before a person sees it: no piece of our instructions.
+"""Last checks on LLM free text before a person sees it.
 
 The LLM sees only the person's own data, so it cannot leak anyone else's; what it could
 echo is its prompt. Any output that repeats a run of words from a prompt's system
-instructions is replaced by the deterministic answer.
+instructions is replaced by the deterministic answer. An explanation's "what the two
+movies share" words must also say something: not a label, an id or a bare title.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from prompts.loader import available_prompts, load_prompt
 
 RUN_WORDS = 6  # this many consecutive instruction words in an output count as a leak
 _WORD = re.compile(r"[a-z0-9']+")
+_LABEL_OR_ID = re.compile(r"\b(e\d+|t:\S+)\b", re.IGNORECASE)  # the prompt's labels, not words for a person
+_REAL_WORD = re.compile(r"[A-Za-z]{3,}")
+_TITLE_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 
 
 def _words(text: str) -> list[str]:
@@ -36,3 +41,18 @@ def leaks_instructions(text: str) -> bool:
     runs = _instruction_runs()
     return any(tuple(words[i : i + RUN_WORDS]) in runs for i in range(len(words) - RUN_WORDS + 1))
 
+
+def unfit_shared_words(words: str, titles: Sequence[str] = ()) -> str | None:
+    """Why the LLM's 'what they share' words cannot be shown, or None when they can.
+
+    ``titles``: the movies of the sentence; words that only repeat one of them say nothing new."""
+    if leaks_instructions(words):
+        return "the LLM's words repeated its instructions"
+    if _LABEL_OR_ID.search(words):
+        return "the LLM's words named a label or id instead of saying what the movies share"
+    if not _REAL_WORD.search(words):
+        return "the LLM's words said nothing"
+    bare = _words(words)
+    if any(bare in (_words(title), _words(_TITLE_YEAR.sub("", title))) for title in titles):
+        return "the LLM's words only repeated a title"
+    return None

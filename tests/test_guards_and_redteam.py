@@ -45,7 +45,7 @@ def test_the_checks_do_find_a_planted_leak(tmp_path: Path):
 
 
 def test_shared_words_that_are_labels_ids_instructions_or_empty_are_not_shown():
-    from agent.explanations import unfit_shared_words
+    from agent.guards import unfit_shared_words
 
     assert unfit_shared_words("both are tense space horror") is None
     assert "label or id" in unfit_shared_words("e1 and e2")
