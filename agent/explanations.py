@@ -133,15 +133,20 @@ class Explainer:
         unique = list(dict.fromkeys(node for node in nodes if node))[:2]
         return [(node, self._memory.catalog.label(node)) for node in unique]
 
+    def templates(self, user: str, picks: list[Pick], reason: str, cold: bool) -> Iterator[tuple[int, Explanation]]:
+        """(position, template explanation) for every pick, flagged with ``reason`` (no LLM work)."""
+        options = self.evidence_options_many(user, [pick.entry for pick in picks])
+        for position, pick in enumerate(picks):
+            yield position, template_explanation(options[position], self.interest_options(pick), reason, cold)
+
     def explain_all(self, user: str, picks: list[Pick]) -> Iterator[tuple[int, Explanation]]:
         """(position, explanation) for every pick, in the order they are written."""
-        options = self.evidence_options_many(user, [pick.entry for pick in picks])
-        interests = [self.interest_options(pick) for pick in picks]
         cold = not self._memory.seen_items(user)
         if self._llm is None:
-            for position in range(len(picks)):
-                yield position, template_explanation(options[position], interests[position], "no LLM configured", cold)
+            yield from self.templates(user, picks, "no LLM configured", cold)
             return
+        options = self.evidence_options_many(user, [pick.entry for pick in picks])
+        interests = [self.interest_options(pick) for pick in picks]
         labels = _shared_labels(options)
         shared = {
             "events": [{"label": label, "text": ref.prompt_text} for ref, label in labels.values()],

@@ -19,7 +19,7 @@ from agent.behaviour import BehaviourModels
 from agent.candidates import CandidateGenerator
 from agent.conversation import ChatEvent, Conversations
 from agent.diversity import intra_list_diversity
-from agent.explanations import Explainer, OutputAudit, Pick, template_explanation
+from agent.explanations import Explainer, OutputAudit, Pick
 from agent.intents import IntentClassifier, IntentRouter
 from agent.llm import LLM, LLMError
 from agent.llm_ranking import RANK_PROMPT, llm_preference
@@ -165,11 +165,7 @@ class ShiftRecService:
         if reason is None and not self._reserve_llm(len(picks)):
             reason = "shed under load: the LLM queue is full, template explanations served"
         if reason is not None:
-            options = self._explainer.evidence_options_many(record.user, [pick.entry for pick in picks])
-            for position, pick in enumerate(picks):
-                yield position, template_explanation(
-                    options[position], self._explainer.interest_options(pick), reason, record.cold_start
-                )
+            yield from self._explainer.templates(record.user, picks, reason, record.cold_start)
             return
         try:
             yield from self._explainer.explain_all(record.user, picks)
