@@ -169,9 +169,6 @@ class ChromaStore:
     def item_count(self) -> int:
         return self._collections[CATALOG_ITEMS].count()
 
-    def nearest_items(self, vector: np.ndarray, n: int, where: Metadata | None = None) -> list[Hit]:
-        return self._query(CATALOG_ITEMS, vector, n, where)
-
     def nearest_items_many(self, vectors: Sequence[np.ndarray], n: int, where: Metadata | None = None) -> list[list[Hit]]:
         return self._query_many(CATALOG_ITEMS, vectors, n, where)
 
@@ -339,9 +336,6 @@ class ChromaStore:
             result = self._collections[name].get(ids=chunk, include=include)
             found.update((row.id, row) for row in _rows(result, vectors=vectors))
         return found
-
-    def _query(self, name: str, vector: np.ndarray, n: int, where: dict[str, Any] | None) -> list[Hit]:
-        return self._query_many(name, [vector], n, where)[0]
 
     def _query_many(
         self, name: str, vectors: Sequence[np.ndarray], n: int, where: dict[str, Any] | None

@@ -27,7 +27,7 @@ def test_similarity_is_cosine_and_higher_means_closer(tmp_path: Path):
             for name, vector in vectors.items()
         ]
     )
-    hits = store.nearest_items(np.array([2.0, 0.0, 0.0]), n=4)
+    hits = store.nearest_items_many([np.array([2.0, 0.0, 0.0])], n=4)[0]
     assert [hit.id for hit in hits] == ["x", "diagonal", "y", "minus-x"]
     assert [round(hit.similarity, 4) for hit in hits] == [1.0, round(2**-0.5, 4), 0.0, -1.0]
 
