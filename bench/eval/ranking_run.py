@@ -44,8 +44,6 @@ class EvalOptions:
     llm_users: int = 150
     seed: int = 0
     echo: Callable[[str], None] = print
-    # extra weight settings run through the shipped ranking stage, reported as shiftrec_<name>
-    extra_weights: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -220,8 +218,6 @@ class RankingRun:
             self._record("shiftrec", population, defaults)
             self._record("shiftrec_validated", population,
                          self._product_ranks(sub, w_fusion, targets[rows], mmr=True))
-            for name, weights in o.extra_weights.items():
-                self._record(f"shiftrec_{name}", population, self._product_ranks(sub, weights, targets[rows], mmr=True))
         llm_summary = None
         if self.llm_users:
             llm_test = self._llm_scores(test.table, w_fusion, split.test)

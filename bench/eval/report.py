@@ -13,7 +13,7 @@ PUBLISHED = {
 TARGETS = {"p1_ndcg@10": 0.85, "p2_ndcg@10": 0.17, "p3_ndcg@10": 0.09, "shift_lift_hit@3": 1.2,
            "evidence_valid_rate": 1.0}
 MODELS = ("pop", "itemknn", "memory", "sequential", "fusion_behaviour", "fusion", "fusion_llm_w0",
-          "fusion_llm", "llm_only", "shiftrec", "shiftrec_validated", "shiftrec_p3weights")
+          "fusion_llm", "llm_only", "shiftrec", "shiftrec_validated")
 POPULATION_ORDER = ("all", "memory", "llm")
 
 
@@ -164,8 +164,8 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
         lines.append(f"| {name} (target {row.get('target', '>= sequential')}) | {_fmt(value)} | {row['met']} |")
     lines += ["", "## Headline: NDCG@10 on identical users (memory subsample), published anchors beside", "",
               "| protocol | sequential | itemknn | memory | fusion | shiftrec (shipped defaults) | shiftrec, validated weights "
-              "| shiftrec with the P3-validated weights | fusion_llm (LLM subsample) | llm_only (LLM subsample) | published (their runs) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| fusion_llm (LLM subsample) | llm_only (LLM subsample) | published (their runs) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for protocol in ("p1", "p2", "p3"):
         if protocol not in sections:
             continue
@@ -177,7 +177,7 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
         llm_pair = f"{cell('fusion_llm', 'llm')} (fusion on same users {cell('fusion', 'llm')})"
         published = "; ".join(f"{k} {v}" for k, v in PUBLISHED[protocol].items())
         lines.append(f"| {protocol.upper()} | {cell('sequential')} | {cell('itemknn')} | {cell('memory')} | {cell('fusion')} "
-                     f"| {cell('shiftrec')} | {cell('shiftrec_validated')} | {cell('shiftrec_p3weights')} | {llm_pair} | {cell('llm_only', 'llm')} "
+                     f"| {cell('shiftrec')} | {cell('shiftrec_validated')} | {llm_pair} | {cell('llm_only', 'llm')} "
                      f"| {published} |")
     llm_rows = []
     for protocol in ("p1", "p2", "p3"):
