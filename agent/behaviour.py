@@ -4,7 +4,9 @@ They are fitted once from every event in memory when the service starts (ML-100K
 seconds), then follow new events online: popularity and item-kNN counts grow with each
 recorded event; SASRec reads the user's newest history at every request, so it needs no
 refit to react to feedback. The SASRec weights are trained once and kept in the data
-folder; a saved model whose vocabulary no longer matches the log is retrained.
+folder; a saved model whose vocabulary no longer matches the log is retrained. SASRec trains
+without each user's newest event: those held-out events pick its best epoch and let the
+service tune the fusion weights on this catalog (agent/weight_tuning.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from agent.cooccurrence import ItemKNN
-from agent.sequences import UserSequences, build_user_sequences
+from agent.sequences import EvaluationCases, UserSequences, build_user_sequences, hold_out_last
 from agent.sequential import SequentialConfig, SequentialModel, VocabularyMismatchError, train_sequential
+from agent.weight_tuning import TuningCase, sample_rows
 
 log = logging.getLogger(__name__)
 LogRow = tuple[str, str, float, float]  # user, item, time, weight
@@ -37,6 +40,7 @@ class BehaviourModels:
         self._knn = ItemKNN(self.item_ids).fit(sequences) if len(sequences) else None
         self._sequential = sequential
         self._lock = threading.Lock()
+        self._held_out: tuple[UserSequences, EvaluationCases] | None = None
 
     @classmethod
     def from_log(
@@ -47,21 +51,43 @@ class BehaviourModels:
         config: SequentialConfig = SERVING_SEQUENTIAL_CONFIG,
         echo: Callable[[str], None] = log.info,
     ) -> BehaviourModels:
-        """Fit on the event log; load SASRec from ``model_path`` or train and save it there."""
+        """Fit on the event log; load SASRec from ``model_path`` or train and save it there
+        (on the log without each user's newest event, which stays held out)."""
         users, items, times = [], [], []
         for user, item, timestamp, _ in rows:
             users.append(user)
             items.append(item)
             times.append(timestamp)
         sequences = build_user_sequences(users, items, times) if items else _empty_sequences()
+        train, held_out = hold_out_last(sequences)
         sequential = None
         if len(sequences) and model_path is not None:
-            sequential = _load_or_train(sequences, model_path, train_if_missing, config, echo)
-        return cls(sequences, sequential)
+            sequential = _load_or_train(train, held_out, model_path, train_if_missing, config, echo)
+        models = cls(sequences, sequential)
+        models._held_out = (train, held_out)
+        return models
 
     @property
     def has_sequential(self) -> bool:
         return self._sequential is not None
+
+    def tuning_cases(self, limit: int, per_source: int, seed: int = 0) -> list[TuningCase]:
+        """Up to ``limit`` users' held-out newest events, each with what every source proposes from
+        the history before it (popularity and item-kNN refitted without the held-out events)."""
+        if self._held_out is None:
+            return []
+        train, cases = self._held_out
+        view = BehaviourModels(train, self._sequential)
+        result = []
+        for row in sample_rows(len(cases), limit, seed):
+            history = [self.item_ids[index] for index in cases.histories[row]]
+            seen = set(history)
+            proposals = {
+                source: top_items(self.item_ids, scores, per_source, seen)
+                for source, scores in view.scores(history).items()
+            }
+            result.append(TuningCase(proposals, self.item_ids[int(cases.targets[row])]))
+        return result
 
     def observe(self, history: Sequence[str], item: str, timestamp: float) -> None:
         """Count one new event (``history`` = the user's items before it, oldest first)."""
@@ -97,8 +123,23 @@ def _empty_sequences() -> UserSequences:
     return UserSequences(item_ids=(), users=(), items=(), times=())
 
 
+def top_items(item_ids: Sequence[str], scores: np.ndarray, k: int, excluded: set[str]) -> dict[str, float]:
+    """The k best-scored ids not excluded (ties by position, so the order is stable)."""
+    order = np.argsort(-scores, kind="stable")
+    chosen: dict[str, float] = {}
+    for index in order:
+        item = item_ids[index]
+        if item in excluded or not np.isfinite(scores[index]):
+            continue
+        chosen[item] = float(scores[index])
+        if len(chosen) == k:
+            break
+    return chosen
+
+
 def _load_or_train(
-    sequences: UserSequences, path: Path, train_if_missing: bool, config: SequentialConfig, echo: Callable[[str], None]
+    sequences: UserSequences, held_out: EvaluationCases, path: Path, train_if_missing: bool,
+    config: SequentialConfig, echo: Callable[[str], None],
 ) -> SequentialModel | None:
     if path.exists():
         try:
@@ -108,7 +149,7 @@ def _load_or_train(
     if not train_if_missing:
         return None
     echo(f"training the sequential model on {len(sequences)} users, {sequences.num_items} items (once)")
-    model = train_sequential(sequences, config, progress=True)
+    model = train_sequential(sequences, config, progress=True, validation=held_out if len(held_out) else None)
     model.save(path)
     echo(f"sequential model saved to {path}")
     return model

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.behaviour import BehaviourModels
+from agent.behaviour import BehaviourModels, top_items
 from agent.refinement import Refinement
 from memory.service import InterestMemory
 from serving.settings import AgentSettings
@@ -65,7 +65,7 @@ class CandidateGenerator:
         result = CandidateSet(user=user, history=history, excluded=excluded)
         per_source = self._settings.candidates_per_source
         for source, scores in self._behaviour.scores(history).items():
-            result.per_source[source] = _top(self._behaviour.item_ids, scores, per_source, excluded)
+            result.per_source[source] = top_items(self._behaviour.item_ids, scores, per_source, excluded)
         if history:
             self._from_memory(result, per_source)
         if refinement is not None:
@@ -113,17 +113,3 @@ class CandidateGenerator:
         result.excluded |= banned
         for source, scores in result.per_source.items():
             result.per_source[source] = {item: score for item, score in scores.items() if item not in banned}
-
-
-def _top(item_ids: Sequence[str], scores: np.ndarray, k: int, excluded: set[str]) -> dict[str, float]:
-    """The k best-scored ids not excluded (ties by position, so the order is stable)."""
-    order = np.argsort(-scores, kind="stable")
-    chosen: dict[str, float] = {}
-    for index in order:
-        item = item_ids[index]
-        if item in excluded or not np.isfinite(scores[index]):
-            continue
-        chosen[item] = float(scores[index])
-        if len(chosen) == k:
-            break
-    return chosen

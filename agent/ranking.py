@@ -3,6 +3,8 @@ refinements, then balance relevance with coverage (MMR plus a per-topic cap)."""
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -74,11 +76,12 @@ def diversify(
     pool: list[RankedCandidate], vectors: Mapping[str, np.ndarray], entries: Mapping[str, CatalogEntry],
     settings: AgentSettings, k: int,
 ) -> list[RankedCandidate]:
-    """k items by MMR over item vectors, at most ``max_per_interest`` per topic."""
+    """k items by MMR over item vectors, at most ``max_topic_share`` of them (rounded up) from one topic."""
     group_of = {item: entry.pairs[0][0] for item, entry in entries.items() if entry.pairs}
+    share = settings.max_topic_share
     chosen = mmr(
         [(c.item_id, c.score) for c in pool], vectors, k,
-        lambda_=settings.mmr_lambda, group_of=group_of, max_per_group=settings.max_per_interest,
+        lambda_=settings.mmr_lambda, group_of=group_of, max_per_group=None if share is None else math.ceil(share * k),
     )
     if len(chosen) < min(k, len(pool)):  # the cap left too few: fill by relevance
         chosen += [c.item_id for c in pool if c.item_id not in chosen][: k - len(chosen)]

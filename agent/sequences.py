@@ -154,6 +154,26 @@ def leave_one_out(sequences: UserSequences) -> LeaveOneOutSplit:
     )
 
 
+def hold_out_last(sequences: UserSequences) -> tuple[UserSequences, EvaluationCases]:
+    """Split off each user's newest item as a held-out case (users with fewer than three events stay whole).
+
+    What the served SASRec trains on, so that the held-out events can check it (and tune the fusion).
+    """
+    train_items, train_times = [], []
+    held = {"users": [], "histories": [], "times": [], "targets": []}
+    for user, items, times in zip(sequences.users, sequences.items, sequences.times, strict=True):
+        keep = len(items) - (len(items) >= MIN_EVENTS_TO_EVALUATE)
+        train_items.append(items[:keep])
+        train_times.append(times[:keep])
+        if keep < len(items):
+            held["users"].append(user)
+            held["histories"].append(items[:keep])
+            held["times"].append(times[:keep])
+            held["targets"].append(items[keep])
+    train = UserSequences(sequences.item_ids, sequences.users, tuple(train_items), tuple(train_times))
+    return train, _cases(held)
+
+
 def _cases(parts: dict[str, list]) -> EvaluationCases:
     return EvaluationCases(
         users=tuple(parts["users"]),

@@ -37,6 +37,7 @@ from agent.service_models import (
     UnknownItemError,
 )
 from agent.why import WhyAnswer, answer_why
+from agent.weight_tuning import WeightChoice, choose_weights
 from memory.ingest import IngestReport
 from memory.models import Event, Item
 from memory.service import InterestMemory
@@ -49,9 +50,12 @@ STATED_ITEMS = 3  # catalog items a stated preference is stored on
 class ShiftRecService:
     def __init__(
         self, settings: Settings, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
-        intents: IntentRouter,
+        intents: IntentRouter, weights: WeightChoice | None = None,
     ):
         self.settings = settings
+        # what fuses the sources: tuned on this log at start-up (create), else as configured
+        self.weight_choice = weights
+        self.source_weights = dict(weights.weights if weights else settings.agent.source_weights)
         self.memory = memory
         self.llm = llm
         self.behaviour = behaviour
@@ -73,15 +77,22 @@ class ShiftRecService:
     def create(
         cls, settings: Settings, memory: InterestMemory, llm: LLM | None, echo: Callable[[str], None] = print
     ) -> ShiftRecService:
-        """Fit the behaviour models on everything in memory and load (or train once) SASRec."""
+        """Fit the behaviour models on everything in memory, load (or train once) SASRec and, unless
+        configured not to, tune the behaviour sources' fusion weights on the held-out newest events."""
         started = time.perf_counter()
         behaviour = BehaviourModels.from_log(
             memory.event_log(), settings.sequential_model_path, settings.agent.train_sequential_if_missing, echo=echo
         )
+        agent = settings.agent
+        weights = None
+        if agent.tune_source_weights:
+            cases = behaviour.tuning_cases(agent.tuning_users, agent.candidates_per_source)
+            weights = choose_weights(cases, agent.source_weights)
+            echo(weights.summary())
         classifier = IntentClassifier.cached(memory.embedder.embed, settings.cache_dir)
         router = IntentRouter(classifier, llm, settings.agent.intent_llm_below)
         echo(f"recommender ready in {time.perf_counter() - started:.1f} s ({len(behaviour.item_ids)} items in the log)")
-        return cls(settings, memory, llm, behaviour, router)
+        return cls(settings, memory, llm, behaviour, router, weights)
 
     def close(self) -> None:
         self._workers.shutdown(wait=False, cancel_futures=True)
@@ -100,18 +111,34 @@ class ShiftRecService:
     def recommend_stream(self, user: str, count: int | None = None, refinement: Refinement | None = None,
                          include_seen: bool = False, explain: bool = True) -> Iterator[RecommendationEvent]:
         """The list first, then each explanation as soon as it is written, then the stored record."""
+        count = count or self.settings.agent.default_count
+        with self.memory.one_read():  # no yield inside: the block is this thread's
+            record, chosen, items, entries, vectors = self._ranked(user, count, refinement, include_seen)
+        yield RankedEvent(record=record.model_copy(deep=True))
+        explained = self._explain_all(record, chosen, items, entries, explain) if chosen else iter(())
+        for position, explanation in explained:
+            record.items[position].explanation = explanation
+            yield ExplanationEvent(record_id=record.id, item=record.items[position].model_copy(deep=True))
+        _summarise_degradation(record)
+        written = [entry.explanation.prompt for entry in record.items if entry.explanation and entry.explanation.prompt]
+        if written:
+            record.prompts["explain"] = written[0]
+        self.records.save(record, [vectors[entry.item_id] for entry in record.items if entry.item_id in vectors])
+        yield DoneEvent(record=record)
+
+    def _ranked(self, user: str, count: int, refinement: Refinement | None, include_seen: bool):
+        """The ranked list as a record without explanations, with what explaining it needs."""
         settings = self.settings.agent
-        count = count or settings.default_count
         version = self.memory.memory_version(user)
         candidates = self._candidates.generate(user, refinement, include_seen)
         entries = self.memory.catalog.entries(candidates.item_ids)
         items = self.memory.get_items(candidates.item_ids)
         years = {i: int(item.metadata["year"]) for i, item in items.items() if isinstance(item.metadata.get("year"), int)}
         candidates.keep(set(items) & set(entries))  # a logged item missing from the catalog is never shown
-        pool = fused_pool(candidates, settings.source_weights, refinement, entries, years, settings.pool_size)
+        pool = fused_pool(candidates, self.source_weights, refinement, entries, years, settings.pool_size)
         degraded: list[str] = []
         prompts: dict[str, str] = {}
-        if settings.source_weights.get("llm", 0.0) and self.llm is not None and len(pool) > 1 and not candidates.cold:
+        if self.source_weights.get("llm", 0.0) and self.llm is not None and len(pool) > 1 and not candidates.cold:
             pool, problem = self._llm_ordered(user, pool, items)
             degraded += [problem] if problem else []
             prompts["rank"] = f"{RANK_PROMPT}/v1"
@@ -131,17 +158,7 @@ class ShiftRecService:
             degraded_reasons=degraded,
             intra_list_diversity=round(intra_list_diversity([c.item_id for c in chosen], vectors), 4),
         )
-        yield RankedEvent(record=record.model_copy(deep=True))
-        explained = self._explain_all(record, chosen, items, entries, explain) if chosen else iter(())
-        for position, explanation in explained:
-            record.items[position].explanation = explanation
-            yield ExplanationEvent(record_id=record.id, item=record.items[position].model_copy(deep=True))
-        _summarise_degradation(record)
-        written = [entry.explanation.prompt for entry in record.items if entry.explanation and entry.explanation.prompt]
-        if written:
-            record.prompts["explain"] = written[0]
-        self.records.save(record, [vectors[entry.item_id] for entry in record.items if entry.item_id in vectors])
-        yield DoneEvent(record=record)
+        return record, chosen, items, entries, vectors
 
     def _llm_ordered(self, user: str, pool: list[RankedCandidate], items: dict[str, Item]):
         """The pool re-fused with the LLM's one-pass preference; unchanged (and why) on failure."""
@@ -151,7 +168,7 @@ class ShiftRecService:
             scores = llm_preference(self.llm, profile, recent, [items[c.item_id] for c in pool])
         except (LLMError, ValueError) as error:
             return pool, f"LLM ranking unavailable: {type(error).__name__}"
-        return with_source(pool, "llm", scores, self.settings.agent.source_weights), None
+        return with_source(pool, "llm", scores, self.source_weights), None
 
     def _recent_titles(self, user: str, n: int = 5) -> list[str]:
         recent = [event.item for event in self.memory.recent_events(user) if event.weight > 0][-n:]

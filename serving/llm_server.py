@@ -58,7 +58,7 @@ def vllm_command(settings: Settings, model_dir: Path) -> list[str]:
     ]  # fmt: skip
     if server.enforce_eager:
         command.append("--enforce-eager")
-    return command
+    return command + list(server.extra_args)
 
 
 def vllm_env(settings: Settings) -> dict[str, str]:

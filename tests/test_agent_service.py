@@ -152,7 +152,7 @@ def test_a_new_item_without_interactions_is_found_through_its_text(tmp_path: Pat
 
 
 def test_refinements_exclude_and_boost_topics(tmp_path: Path):
-    service = build_service(tmp_path, None, max_per_interest=None)
+    service = build_service(tmp_path, None, max_topic_share=None)
     topics = {node.label: node_id for node_id, node in service.memory.catalog.topics().items() if node.parent is None}
     no_scifi = Refinement(exclude_topics={topics["Sci-Fi"]})
     record = service.recommend("ana", refinement=no_scifi)
@@ -163,7 +163,7 @@ def test_refinements_exclude_and_boost_topics(tmp_path: Path):
 
 
 def test_the_per_topic_cap_spreads_the_list(tmp_path: Path):
-    capped = build_service(tmp_path / "a", None, max_per_interest=2, mmr_lambda=1.0).recommend("bob", count=4)
+    capped = build_service(tmp_path / "a", None, max_topic_share=0.5, mmr_lambda=1.0).recommend("bob", count=4)
     firsts = [entry.categories[0] for entry in capped.items]
     assert max(firsts.count(topic) for topic in set(firsts)) <= 2
     assert capped.intra_list_diversity > 0
@@ -175,9 +175,9 @@ def test_the_llm_preference_is_fused_with_its_configured_weight(tmp_path: Path):
 
     weights = {"sequential": 1.0, "itemknn": 1.0, "memory_short": 0.3, "popularity": 0.1, "llm": 50.0}
     service = build_service(tmp_path, SchemaLLM(logprobs=prefer_label_c), source_weights=weights, mmr_lambda=1.0,
-                            max_per_interest=None)
+                            max_topic_share=None)
     pool_before = build_service(tmp_path / "b", None, source_weights={**weights, "llm": 0.0}, mmr_lambda=1.0,
-                                max_per_interest=None).recommend("ana", count=5)
+                                max_topic_share=None).recommend("ana", count=5)
     record = service.recommend("ana", count=5)
     assert record.prompts["rank"] == "rank/v1" and "llm" in record.items[0].sources
     assert record.items[0].item_id == pool_before.items[2].item_id  # the LLM's "C" moved to the top

@@ -52,7 +52,7 @@ def test_feedback_in_chat_is_stored_and_changes_the_list(tmp_path: Path):
 
 
 def test_a_refinement_holds_for_the_rest_of_the_session(tmp_path: Path):
-    service = build_service(tmp_path, None, max_per_interest=None)
+    service = build_service(tmp_path, None, max_topic_share=None)
     _turn(service, "no sci-fi please")
     record = next(e for e in _turn(service, "recommend more") if e.kind == "recommendations").record
     assert record.refinement is not None and record.refinement.exclude_topics

@@ -21,7 +21,9 @@ def _section() -> dict:
              "test_scoring": {"ms_per_user": 1.0, "peak_rss_mb": 3.0}}
     details = {"description": "d", "dataset": "ml-100k", "users": {"all": 10}, "items": 5, "seed": 0,
                "weights": {"fusion": {"sequential": 1.0}, "memory": {}, "fusion_behaviour": {},
-                           "shiftrec_defaults": {}},
+                           "shiftrec_configured": {}, "shiftrec": {"sequential": 1.0, "itemknn": 0.5}},
+               "shiftrec_ranking": {"pool_size": 20, "mmr_lambda": 0.8, "max_topic_share": 0.5, "list_length": 10},
+               "shiftrec_tuning": {"held_out_cases": 300, "ndcg@10": 0.2, "configured_ndcg@10": 0.1},
                "validation_ndcg@10": {}, "costs": costs, "load_average": {}, "llm": None}
     return {"models": models, "details": details}
 

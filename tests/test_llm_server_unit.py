@@ -94,6 +94,12 @@ def test_enforce_eager_off_leaves_the_flag_out(tmp_path):
     assert "--enforce-eager" not in vllm_command(settings, settings.model_dir)
 
 
+def test_extra_args_come_last_as_given(tmp_path):
+    settings = _settings(tmp_path, extra_args=["--max-num-seqs", "64"])
+    assert vllm_command(settings, settings.model_dir)[-2:] == ["--max-num-seqs", "64"]
+    assert "--max-num-seqs" not in vllm_command(_settings(tmp_path), settings.model_dir)
+
+
 def test_child_environment_is_offline_with_the_configured_kv_cache(tmp_path):
     env = vllm_env(_settings(tmp_path, kv_cache_gb=3))
     assert env["HF_HUB_OFFLINE"] == "1"

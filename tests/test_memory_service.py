@@ -286,3 +286,19 @@ def test_a_writer_racing_for_the_same_log_position_is_refused(memory: InterestMe
             memory.record(event("amy", "sf3", 2))
     assert memory.digest("amy").events == 2, "the loser kept nothing; the rival's event is in"
     assert memory.record(event("amy", "sf3", 2)).applied and rival.digest("amy").events == 3
+
+
+
+def test_one_read_is_a_consistent_view_that_catches_up_after(memory_backend: str | None, tmp_path: Path):
+    first = open_memory(tmp_path, memory_backend)
+    first.ingest(comedy_then_scifi("kim", per_genre=8), progress=False)
+    second = InterestMemory.open(first.settings, first.embedder)
+    before = second.memory_version("kim")
+    with second.one_read():
+        assert second.memory_version("kim") == before
+        first.record(event("kim", "dr3", 17))  # another process logs an event mid-request
+        with second.one_read():  # nested: the same view
+            assert second.memory_version("kim") == before, "checked once per block, not at every read"
+        assert "dr3" not in {e.item for e in second.recent_events("kim")}
+    assert second.memory_version("kim") == first.memory_version("kim") != before, "caught up after the block"
+    assert "dr3" in {e.item for e in second.recent_events("kim")}

@@ -40,11 +40,13 @@ def run_honesty(run, test_table, ranker, users_count: int, seed: int, echo: Call
     """``run`` is a finished P3 RankingRun whose memory is still open (test state)."""
     memory = run.memory.memory
     ids, entries, vectors = run.ids, run.entries, run.vectors
-    defaults = dict(run.agent.source_weights)
+    defaults = run.details["weights"]["shiftrec"]
     fusion_weights = run.details["weights"]["fusion"]
     # diversity and coverage over every user's final list
-    shiftrec_lists = [[ids[i] for i in run.product_order(test_table, row, defaults, mmr=True)[:LIST_LENGTH]]
-                      for row in range(len(test_table.users))]
+    shiftrec_lists = [
+        [ids[i] for i in run.product_order(test_table, row, defaults, mmr=True, length=LIST_LENGTH)[:LIST_LENGTH]]
+        for row in range(len(test_table.users))
+    ]
     fusion_lists = [[ids[i] for i in pool] for pool in fused_pools(test_table, fusion_weights, LIST_LENGTH)]
     result = {"lists": {
         name: {"intra_list_diversity": round(float(np.mean([intra_list_diversity(l, vectors) for l in lists])), 4),
@@ -137,6 +139,6 @@ def _rank_without(run, user: str, item: str, removed: set[str], serial: int) -> 
     full = {"sequential": run.seq.score_indices([history])[0], "itemknn": run.knn([history], [times])[0],
             "popularity": run.pop([history], [times])[0], **run.memory.source_scores(shadow)}
     table = retrieval_table([shadow], [history], np.array([-1]), lambda _: full, run.agent.candidates_per_source)
-    order = [run.ids[i] for i in run.product_order(table, 0, dict(run.agent.source_weights), mmr=True)]
+    order = [run.ids[i] for i in run.product_order(table, 0, run.details["weights"]["shiftrec"], mmr=True)]
     memory.delete_user(shadow)
     return order.index(item) if item in order else len(order)

@@ -30,11 +30,13 @@ from bench.eval.protocols import (
     sampled_candidates, seeded_subsample,
 )
 from agent.ranking_metrics import metrics_from_ranks
+from agent.weight_tuning import TUNED_SOURCES, TuningCase, WeightChoice, choose_weights, sample_rows
 from serving.settings import AgentSettings
 
 LLM_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 BEHAVIOUR_GRID = {key: WEIGHT_GRID[key] for key in ("sequential", "itemknn", "popularity")}
 BATCH = 256
+RANKED_LIST = 10  # the deepest cut any protocol's metrics read
 
 
 @dataclass
@@ -168,15 +170,32 @@ class RankingRun:
             pops["llm"] = self.llm_users
         return pops
 
-    def product_order(self, table: CandidateTable, row: int, weights: dict[str, float], mmr: bool) -> list[int]:
-        """The product's ranking stage for one user: fused_pool (pool_size) then, when shipped, MMR + topic cap."""
+    def product_order(
+        self, table: CandidateTable, row: int, weights: dict[str, float], mmr: bool, length: int = RANKED_LIST
+    ) -> list[int]:
+        """The product's ranking stage for one user: fused_pool (pool_size) then, when shipped, a ``length``-item
+        list by MMR and the topic cap (whose size scales with the list), the rest of the pool after it."""
         per_source = {s: {self.ids[i]: v for i, v in d.items()} for s, d in table.per_source(row).items()}
         candidates = CandidateSet(user=str(table.users[row]), history=["-"], per_source=per_source)
         pool = fused_pool(candidates, weights, None, self.entries, {}, self.agent.pool_size)
-        if mmr:
-            pool = diversify(pool, self.vectors, self.entries, self.agent, len(pool))
+        if mmr:  # the product's list is what the metrics read (10 items); the rest of the pool follows
+            listed = diversify(pool, self.vectors, self.entries, self.agent, min(length, len(pool)))
+            chosen = {c.item_id for c in listed}
+            pool = listed + [c for c in pool if c.item_id not in chosen]
         index = {item: i for i, item in enumerate(self.ids)}
         return [index[c.item_id] for c in pool]
+
+    def shipped_weights(self, validation: CandidateTable, targets: np.ndarray) -> WeightChoice:
+        """What the product would serve on this protocol's log: its start-up tuning, run on the
+        validation cases of ``tuning_users`` users sampled the product's way (agent/weight_tuning.py)."""
+        cases = []
+        for row in sample_rows(len(validation.users), self.agent.tuning_users):
+            proposals = {s: {self.ids[i]: v for i, v in scores.items()}
+                         for s, scores in validation.per_source(int(row)).items() if s in TUNED_SOURCES}
+            cases.append(TuningCase(proposals, self.ids[int(targets[row])]))
+        if not self.agent.tune_source_weights:
+            return WeightChoice(dict(self.agent.source_weights), 0.0, 0.0, len(cases), tuned=False)
+        return choose_weights(cases, self.agent.source_weights)
 
     def _order_ranks(self, orders: list[list[int]], targets: np.ndarray) -> np.ndarray:
         ranks = np.full(len(orders), MISS_RANK, dtype=np.int64)
@@ -197,6 +216,8 @@ class RankingRun:
         w_memory, s_memory, _ = select_weights(val_mem, MEMORY_GRID)
         w_behaviour, s_behaviour, _ = select_weights(validation.table, BEHAVIOUR_GRID)
         self.echo(f"{self.protocol}: validated fusion weights {w_fusion} (val ndcg@10 {s_fusion:.4f})")
+        shipped = self.shipped_weights(validation.table, split.validation.targets)
+        self.echo(f"{self.protocol}: the product's {shipped.summary()}")
         llm_val = self._llm_scores(validation.table, w_fusion, split.validation) if self.llm_users else None
         self.memory.record_validation()
         test = self.score_part("test")
@@ -213,7 +234,7 @@ class RankingRun:
             self._record("memory", population, fused_ranks(sub, w_memory))
             self._record("fusion", population, fused_ranks(sub, w_fusion))
             with measure("product_order") as cost:
-                defaults = self._product_ranks(sub, dict(self.agent.source_weights), targets[rows], mmr=True)
+                defaults = self._product_ranks(sub, shipped.weights, targets[rows], mmr=True)
             self.costs.setdefault("shiftrec_rank_stage", {**cost.as_dict(), "users": len(users)})
             self._record("shiftrec", population, defaults)
             self._record("shiftrec_validated", population,
@@ -229,7 +250,12 @@ class RankingRun:
             "items": split.train.num_items,
             "seed": o.seed,
             "weights": {"fusion": w_fusion, "memory": w_memory, "fusion_behaviour": w_behaviour,
-                        "shiftrec_defaults": dict(self.agent.source_weights)},
+                        "shiftrec_configured": dict(self.agent.source_weights), "shiftrec": shipped.weights},
+            "shiftrec_ranking": {"pool_size": self.agent.pool_size, "mmr_lambda": self.agent.mmr_lambda,
+                                 "max_topic_share": self.agent.max_topic_share,
+                                 "list_length": RANKED_LIST},
+            "shiftrec_tuning": {"held_out_cases": shipped.cases, "ndcg@10": round(shipped.ndcg, 4),
+                                "configured_ndcg@10": round(shipped.configured_ndcg, 4)},
             "validation_ndcg@10": {"fusion": round(s_fusion, 4), "memory": round(s_memory, 4),
                                    "fusion_behaviour": round(s_behaviour, 4),
                                    "sequential": round(metrics_from_ranks(validation.single["sequential"], 10)["ndcg@10"], 4),

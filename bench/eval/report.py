@@ -163,7 +163,7 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
         value = row.get("value", f"shiftrec {row.get('shiftrec')} vs sequential {row.get('sequential')}")
         lines.append(f"| {name} (target {row.get('target', '>= sequential')}) | {_fmt(value)} | {row['met']} |")
     lines += ["", "## Headline: NDCG@10 on identical users (memory subsample), published anchors beside", "",
-              "| protocol | sequential | itemknn | memory | fusion | shiftrec (shipped defaults) | shiftrec, validated weights "
+              "| protocol | sequential | itemknn | memory | fusion | shiftrec (as shipped) | shiftrec, validated weights "
               "| fusion_llm (LLM subsample) | llm_only (LLM subsample) | published (their runs) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for protocol in ("p1", "p2", "p3"):
@@ -234,8 +234,13 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
                   f"users {d['users']}; items {d['items']}.",
                   f"Fusion weights chosen on validation NDCG@10 (memory subsample): `{d['weights']['fusion']}`; "
                   f"memory-only weights `{d['weights']['memory']}`; behaviour-only fusion `{d['weights']['fusion_behaviour']}`; "
-                  f"`shiftrec` = product defaults `{d['weights']['shiftrec_defaults']}` + pool 20 + MMR (lambda 0.8, "
-                  "at most 3 per topic); `shiftrec_validated` = the same ranking stage with the validated weights.",
+                  f"`shiftrec` = the product's ranking stage: weights `{d['weights']['shiftrec']}` (tuned the way the "
+                  f"product tunes them at start-up, on {d['shiftrec_tuning']['held_out_cases']} sampled users' validation "
+                  f"cases: NDCG@10 {d['shiftrec_tuning']['ndcg@10']} vs {d['shiftrec_tuning']['configured_ndcg@10']} with "
+                  f"the configured `{d['weights']['shiftrec_configured']}`) + pool {d['shiftrec_ranking']['pool_size']} + "
+                  f"a {d['shiftrec_ranking']['list_length']}-item list by MMR (lambda {d['shiftrec_ranking']['mmr_lambda']}, "
+                  f"one topic at most {d['shiftrec_ranking']['max_topic_share']} of the list); `shiftrec_validated` = "
+                  "the same ranking stage with the full-grid validated weights.",
                   f"Validation NDCG@10: {d['validation_ndcg@10']}."]
         lines += _protocol_table(protocol, s, METRICS[protocol])
         if d.get("llm"):
