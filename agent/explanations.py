@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 from agent.guards import unfit_shared_words
 from agent.llm import LLM, LLMError
-from agent.outputs import REASON_MAX_CHARS, ExplanationLink
+from agent.outputs import REASON_MAX_CHARS, EvidencePick, ExplanationLink
 from agent.prompting import run_prompt
 from agent.records import EvidenceRef, Explanation
 from memory.catalog import CatalogEntry
@@ -28,6 +28,7 @@ from memory.service_models import HistoryMatch
 
 log = logging.getLogger(__name__)
 EXPLAIN_PROMPT = "explain"
+WORDS_VERSION, PICK_VERSION = 4, 5  # explain/v4: evidence + the LLM's words; v5: evidence only
 NEGATIVE_ACTIONS = {"dislike", "skip"}
 LIKED_RATING = 3.5  # ratings at or above this count as liking; below never serve as evidence
 RELATED_SIMILARITY = 0.5  # a past item this close (cosine), or one sharing a topic, relates to the item
@@ -90,8 +91,9 @@ class Explainer:
     """
 
     def __init__(self, memory: InterestMemory, llm: LLM | None, evidence_options: int, audit: OutputAudit,
-                 executor: Executor, first_token_wait_s: float = 5.0):
+                 executor: Executor, first_token_wait_s: float = 5.0, words: bool = False):
         self._memory = memory
+        self._version = WORDS_VERSION if words else PICK_VERSION
         self._llm = llm
         self._options = evidence_options
         self._audit = audit
@@ -126,6 +128,13 @@ class Explainer:
                 break
         return options
 
+    def shared_topics(self, entry: CatalogEntry, cited: EvidenceRef, most: int = 2) -> list[str]:
+        """Labels of the top-level topics the item shares with the cited past item, in the item's order."""
+        past = self._memory.catalog.entries([cited.item_id]).get(cited.item_id)
+        theirs = {topic for topic, _ in past.pairs} if past else set()
+        shared = [topic for topic in dict.fromkeys(topic for topic, _ in entry.pairs) if topic in theirs]
+        return [self._memory.catalog.label(topic) for topic in shared[:most]]
+
     def interest_options(self, pick: Pick) -> list[tuple[str, str]]:
         """The node the candidate was found through, then the item's own topic (two at most: a short prompt)."""
         nodes = [pick.interest] if pick.interest else []
@@ -149,7 +158,7 @@ class Explainer:
         interests = [self.interest_options(pick) for pick in picks]
         labels = _shared_labels(options)
         shared = {
-            "events": [{"label": label, "text": ref.prompt_text} for ref, label in labels.values()],
+            "events": [{"label": label, "text": ref.prompt_text, "title": ref.title} for ref, label in labels.values()],
         }
         jobs = [(position, pick, options[position], interests[position]) for position, pick in enumerate(picks)]
         futures: dict[Future, int] = {}
@@ -191,15 +200,16 @@ class Explainer:
         try:
             result = run_prompt(
                 self._llm, EXPLAIN_PROMPT, variables, choices={"events": list(own_labels)},
-                on_first_token=on_first_token,
+                on_first_token=on_first_token, version=self._version,
             )
         except LLMError as error:
             self._audit.note([str(error)])
             log.warning("explanation fell back to the template: %s", error)
             return template_explanation(own, interests, f"LLM failed: {type(error).__name__}")
-        value: ExplanationLink = result.value
-        cited = list(dict.fromkeys(value.evidence))
-        self._audit.note(result.generation.errors, duplicates=len(value.evidence) - len(cited))
+        value: ExplanationLink | EvidencePick = result.value
+        answered = [value.evidence] if isinstance(value, EvidencePick) else value.evidence
+        cited = list(dict.fromkeys(answered))
+        self._audit.note(result.generation.errors, duplicates=len(answered) - len(cited))
         if any(label not in own_labels for label in cited):
             self._audit.note_blocked()  # the schema and validation make this unreachable; checked anyway
             return template_explanation(own, interests, "LLM cited something outside the offered evidence")
@@ -207,6 +217,10 @@ class Explainer:
         served = template_explanation(chosen, interests, None).model_copy(update={
             "model_id": result.model_id, "prompt": f"{result.prompt_name}/v{result.prompt_version}",
         })
+        if isinstance(value, EvidencePick):  # the LLM chose the evidence; the words come from the catalog
+            shared = self.shared_topics(pick.entry, chosen[0])
+            reason = linked_reason(chosen, f"both are {' and '.join(shared)}") if shared else served.reason
+            return served.model_copy(update={"reason": reason, "source": "llm"})
         problem = unfit_shared_words(value.shared, [pick.item.title, *(ref.title for ref in chosen)])
         if problem:  # the LLM served (it chose the evidence, valid by construction); its words are not shown
             return served.model_copy(update={"note": problem})

@@ -76,6 +76,15 @@ class ExplanationLink(BaseModel):
     shared: str = Field(max_length=SHARED_MAX_CHARS, description="A few words on what the two movies share.")
 
 
+class EvidencePick(BaseModel):
+    """Which past event a recommended item is most like (explain/v5): the only thing the small
+    packaged model decides well, in about 7 answer tokens; the sentence is built in code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evidence: Choice("events", "Label of the related past event it is most like.")  # type: ignore[valid-type]
+
+
 class LabelChoice(BaseModel):
     """The one-pass ranking's answer: the label of the best candidate (read as logprobs)."""
 

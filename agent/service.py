@@ -67,7 +67,8 @@ class ShiftRecService:
         # one thread per admitted LLM request: with fewer, a list's first request queued behind others'
         # and its siblings waited for its first token (the shared-prefix gate), stretching the tail
         self._workers = ThreadPoolExecutor(settings.agent.max_llm_queue, thread_name_prefix="explain")
-        self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers)
+        self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers,
+                                    words=settings.agent.explanation_words)
         self.conversations = Conversations(self)
         self._llm_inflight = 0
         self._inflight_lock = threading.Lock()

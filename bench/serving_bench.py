@@ -98,8 +98,11 @@ def why_jobs(samples: Sequence[Sample], total: int) -> list[tuple[str, str, str]
     return jobs
 
 
-def run_serving_bench(url: str, api_key: str | None, load: ServingLoad, results_dir: Path) -> dict:
-    """Measure every level against the API at ``url``; write serving.json and serving.md; return the JSON."""
+def run_serving_bench(
+    url: str, api_key: str | None, load: ServingLoad, results_dir: Path, comparisons: dict[str, Path] | None = None,
+) -> dict:
+    """Measure every level against the API at ``url``; write serving.json and serving.md (earlier runs named
+    in ``comparisons`` stored and shown beside it); return the JSON."""
     results_dir.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     phases = asyncio.run(measure(url, api_key, load))
@@ -111,6 +114,9 @@ def run_serving_bench(url: str, api_key: str | None, load: ServingLoad, results_
         "load": {"users": len(load.users), "rounds": load.rounds, "why_per_client": load.why_per_client,
                  "count": load.count, "levels": list(load.levels)},
     }
+    for name, path in (comparisons or {}).items():
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        result[f"comparison_{name}"] = {key: value for key, value in earlier.items() if not key.startswith("comparison_")}
     (results_dir / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
     (results_dir / "serving.md").write_text(render_markdown(result, phases))
     return result
@@ -205,4 +211,26 @@ def render_markdown(result: dict, phases: Sequence[Phase]) -> str:
         "|---|---|---|---|",
         *checks,
         "",
+        *_comparison_table(result),
     ])
+
+
+COMPARED = ("recommend_p50_ms_8", "recommend_p95_ms_8", "degraded_share_8", "recommend_p95_ms_32",
+            "why_p95_ms_32", "rps_32", "degraded_share_32", "errors")
+
+
+def _comparison_table(result: dict) -> list[str]:
+    """This run beside each ``comparison_<name>`` run stored in the results, key by key."""
+    runs = {"this run": result} | {k.removeprefix("comparison_"): v for k, v in result.items()
+                                   if k.startswith("comparison_")}
+    if len(runs) == 1:
+        return []
+    return [
+        "Earlier runs stored beside this one (`comparison_*`):",
+        "",
+        "| run | measured at | load before | " + " | ".join(COMPARED) + " |",
+        "|---|---|---|" + "---|" * len(COMPARED),
+        *(f"| {name} | {run.get('measured_at')} | {run.get('load_average_before')} | "
+          + " | ".join(str(run.get(key, "-")) for key in COMPARED) + " |" for name, run in runs.items()),
+        "",
+    ]

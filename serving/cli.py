@@ -153,13 +153,18 @@ def bench_llm(
     """Start-up, first token, decode speed, concurrency and structured-output validity of vLLM."""
     from bench.llm_bench import run_llm_bench
 
+    run_llm_bench(_settings(), results, comparisons=_comparisons(compare, "llm.json"))
+
+
+def _comparisons(pairs: list[str] | None, file_name: str) -> dict[str, Path]:
+    """NAME=PATH options: earlier result files to show beside this run."""
     comparisons = {}
-    for pair in compare or []:
+    for pair in pairs or []:
         name, separator, path = pair.partition("=")
         if not separator or not Path(path).is_file():
-            raise typer.BadParameter(f"{pair!r}: give NAME=PATH of an existing llm.json", param_hint="--compare")
+            raise typer.BadParameter(f"{pair!r}: give NAME=PATH of an existing {file_name}", param_hint="--compare")
         comparisons[name] = Path(path)
-    run_llm_bench(_settings(), results, comparisons=comparisons)
+    return comparisons
 
 
 @bench_app.command("memory")
@@ -341,6 +346,10 @@ def bench_serving(
     api_key: Annotated[str | None, typer.Option(envvar="SHIFTREC_BENCH_API_KEY", help="Admin key for --url.")] = None,
     users: Annotated[int, typer.Option(min=8, help="Demo users the requests rotate over.")] = 32,
     rounds: Annotated[int, typer.Option(min=1, help="Recommendations per client at each concurrency level.")] = 3,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=PATH of an earlier serving.json to show beside this run (repeatable)."),
+    ] = None,
 ) -> None:
     """Requests/s, p50/p95 latency, errors and degraded share of /recommendations and /why, 8 and 32 clients."""
     from bench.serving_bench import ServingLoad, run_serving_bench
@@ -349,6 +358,7 @@ def bench_serving(
 
     settings = _settings()
     load = ServingLoad(users=demo_bench_users(users), rounds=rounds)
+    comparisons = _comparisons(compare, "serving.json")
     with ExitStack() as stack:
         if url is None:
             service = _open_service(stack, settings)
@@ -356,7 +366,7 @@ def bench_serving(
             url = stack.enter_context(serve_in_background(create_app(service, local)))
         elif api_key is None and settings.api.admin_key is not None:
             api_key = settings.api.admin_key.get_secret_value()
-        result = run_serving_bench(url, api_key, load, results)
+        result = run_serving_bench(url, api_key, load, results, comparisons)
     typer.echo((results / "serving.md").read_text())
     typer.echo(f"errors {result['errors']}; written to {results}")
 

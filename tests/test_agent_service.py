@@ -38,13 +38,26 @@ def test_items_come_from_candidates_and_evidence_from_the_users_history(tmp_path
         assert explanation is not None and explanation.source == "llm" and not explanation.degraded
         assert explanation.evidence and {ref.event_id for ref in explanation.evidence} <= own_events
         assert {ref.item_id for ref in explanation.evidence} <= liked
-        assert len(explanation.reason) <= 160 and explanation.prompt == "explain/v4"
-        cited = " and ".join(ref.title for ref in explanation.evidence)
-        assert explanation.reason == f"Because you liked {cited}: fits what you watched lately."
+        assert len(explanation.reason) <= 160 and explanation.prompt == "explain/v5"
+        assert len(explanation.evidence) == 1  # the LLM picked one past event
+        shared = explanation.reason.removeprefix(f"Because you liked {explanation.evidence[0].title}: both are ")
+        assert shared != explanation.reason, "the sentence names the cited movie and what the two share"
+        assert set(shared.rstrip(".").split(" and ")) <= set(entry.categories)
         assert entry.sources  # every item says which sources proposed it
-    assert record.prompts["explain"] == "explain/v4" and record.model_id == "schema-fake"
+    assert record.prompts["explain"] == "explain/v5" and record.model_id == "schema-fake"
     assert not record.degraded and record.memory_version == service.memory.memory_version("ana")
     assert service.audit.snapshot()["invalid_reaching_user"] == 0
+
+
+def test_with_explanation_words_the_llm_also_says_what_the_movies_share(tmp_path: Path):
+    llm = SchemaLLM()
+    record = build_service(tmp_path, llm, explanation_words=True).recommend("ana", count=3)
+    assert {name for name, _ in llm.calls} == {"ExplanationLink"}
+    for entry in record.items:
+        explanation = entry.explanation
+        assert explanation.prompt == "explain/v4" and explanation.source == "llm"
+        cited = " and ".join(ref.title for ref in explanation.evidence)
+        assert explanation.reason == f"Because you liked {cited}: fits what you watched lately."
 
 
 def test_the_stream_gives_the_list_then_each_explanation_then_the_record(tmp_path: Path):
@@ -200,7 +213,7 @@ def test_a_full_llm_queue_sheds_to_flagged_templates(tmp_path: Path):
     record = service.recommend("ana", count=5)
     assert record.degraded and any("shed under load" in reason for reason in record.degraded_reasons)
     assert all(entry.explanation.source == "template" for entry in record.items)
-    assert not [call for call in llm.calls if call[0] == "ExplanationLink"] and service.llm_queue == 0
+    assert not [call for call in llm.calls if call[0] == "EvidencePick"] and service.llm_queue == 0
     assert service.recommend("ana", count=3).items[0].explanation.source == "llm"  # 3 fit the queue
 
 
@@ -223,7 +236,7 @@ def test_explanations_share_one_prompt_prefix_and_cite_only_their_own_events(tmp
     llm = SchemaLLM(pick=1)
     service = build_service(tmp_path, llm)
     record = service.recommend("ana", count=4)
-    prompts = [messages[1].content for name, messages in llm.calls if name == "ExplanationLink"]
+    prompts = [messages[1].content for name, messages in llm.calls if name == "EvidencePick"]
     assert len(prompts) == 4
     prefixes = {prompt.split("Recommended:")[0] for prompt in prompts}
     assert len(prefixes) == 1  # identical up to the item line: the server's prefix cache reuses it

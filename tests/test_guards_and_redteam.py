@@ -54,7 +54,7 @@ def test_shared_words_that_are_labels_ids_instructions_or_empty_are_not_shown():
     assert "repeated a title" in unfit_shared_words("conspiracy theory", ["Conspiracy Theory (1997)", "Alien (1979)"])
     assert "repeated a title" in unfit_shared_words("Alien (1979).", ["Conspiracy Theory (1997)", "Alien (1979)"])
     assert unfit_shared_words("an alien on a ship", ["Alien (1979)"]) is None
-    system = load_prompt("explain").system
+    system = load_prompt("explain", 4).system  # the version whose words are shown
     assert "instructions" in unfit_shared_words(" ".join(system.split()[5:13]))
 
 

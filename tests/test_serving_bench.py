@@ -45,3 +45,23 @@ def test_a_small_run_against_the_api_writes_both_result_files(tmp_path: Path):
     assert json.loads((tmp_path / "results" / "serving.json").read_text())["rps_3"] == result["rps_3"]
     table = (tmp_path / "results" / "serving.md").read_text()
     assert "| recommend | 3 | 6 | 0 |" in table and "| why | 2 | 6 | 0 |" in table
+    assert "comparison_" not in table  # nothing to compare with
+
+
+def test_earlier_runs_are_stored_and_shown_beside_this_one(tmp_path: Path):
+    from bench.serving_bench import _comparison_table
+
+    earlier = {"recommend_p95_ms_8": 6872.1, "errors": 0, "measured_at": "then", "comparison_old": {"x": 1}}
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps(earlier))
+    service = build_service(tmp_path / "data", SchemaLLM())
+    load = ServingLoad(users=["ana", "bob"], rounds=1, why_per_client=1, levels=(2,), count=2)
+    with running_api(service, KEYED) as url:
+        result = run_serving_bench(url, ADMIN_KEY, load, tmp_path / "results", {"words": path})
+    service.close()
+    assert result["comparison_words"]["recommend_p95_ms_8"] == 6872.1
+    assert "comparison_old" not in result["comparison_words"]  # one level deep, not a chain
+    rows = _comparison_table(result)
+    assert rows[-2].startswith("| words | then |") and "| 6872.1 |" in rows[-2]
+    assert rows[-3].startswith("| this run |")
+    assert "| words | then |" in (tmp_path / "results" / "serving.md").read_text()

@@ -43,3 +43,12 @@ def test_truncation_respects_budget():
     cut = truncate_to_tokens(text, 10)
     assert count_tokens(cut) <= 10 and text.startswith(cut)
     assert truncate_to_tokens("short", 10) == "short"
+
+
+def test_a_kv_block_the_cpu_attention_cannot_take_is_refused_at_load():
+    from pydantic import ValidationError
+
+    from serving.settings import Settings
+
+    with pytest.raises(ValidationError, match="multiple of 32"):
+        Settings(server={"block_size": 16})

@@ -60,7 +60,8 @@ def run_honesty(run, test_table, ranker, users_count: int, seed: int, echo: Call
     workers = ThreadPoolExecutor(8, thread_name_prefix="eval-explain")
     explainers = {"template": Explainer(memory, None, run.agent.evidence_options, OutputAudit(), workers)}
     if ranker is not None:
-        explainers["llm"] = Explainer(memory, ranker.llm, run.agent.evidence_options, audit, workers)
+        explainers["llm"] = Explainer(memory, ranker.llm, run.agent.evidence_options, audit, workers,
+                                      words=run.agent.explanation_words)
     items = memory.get_items(list({item for _, item in jobs}))
 
     def explain_list(user: str) -> list:
