@@ -3,6 +3,9 @@
 At each level every client sends ``rounds`` recommendation requests (full LLM explanations,
 as a person gets them), then ``why_per_client`` "why?" requests about the items those
 recommendations listed. The loops are bounded, so every run sends the same requests.
+Before the levels, one wave of explained recommendations (as many as the lowest level's
+clients, for users the lowest level does not ask about) meets the LLM cold; it is reported
+apart as ``first_wave``: right after start it took ~1.5 s longer than later waves (measured).
 Each answer's status, latency and, for recommendations, whether it was served degraded
 (LLM work shed under load, or the LLM failing) is kept. Writes serving.json and serving.md.
 """
@@ -128,7 +131,10 @@ async def measure(url: str, api_key: str | None, load: ServingLoad) -> list[Phas
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=load.timeout_s, limits=limits) as client:
         for user in load.users:  # warm caches (SASRec, catalog) outside the measurement
             await client.post(f"/users/{quote(user, safe='')}/recommendations", json={"explain": False})
-        phases: list[Phase] = []
+        first = min(load.levels)
+        cold_users = [load.users[-1 - index % len(load.users)] for index in range(first)]
+        phases: list[Phase] = [await run_phase(
+            "first_wave", first, [partial(recommend_once, client, user, load.count) for user in cold_users])]
         for clients in load.levels:
             users = [load.users[index % len(load.users)] for index in range(clients * load.rounds)]
             recommend = await run_phase("recommend", clients,

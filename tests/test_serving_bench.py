@@ -41,6 +41,7 @@ def test_a_small_run_against_the_api_writes_both_result_files(tmp_path: Path):
     service.close()
     assert result["errors"] == 0
     assert result["recommend_requests_2"] == 4 and result["recommend_requests_3"] == 6 and result["why_requests_3"] == 9
+    assert result["first_wave_requests_2"] == 2 and result["first_wave_errors_2"] == 0  # the cold wave, apart
     assert result["degraded_share_3"] == 0.0 and result["recommend_p95_ms_3"] >= result["recommend_p50_ms_3"] > 0
     assert json.loads((tmp_path / "results" / "serving.json").read_text())["rps_3"] == result["rps_3"]
     table = (tmp_path / "results" / "serving.md").read_text()
