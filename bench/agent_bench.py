@@ -87,6 +87,8 @@ def run_agent_bench(service: ShiftRecService, results_dir: Path, users: list[str
         "invalid_reaching_user": audit["invalid_reaching_user"],
         "degraded_turn_share": round(sum(r.degraded for r in records) / max(len(records), 1), 4),
         "llm_explanation_share": round(_llm_share(records), 4),
+        "explain_prompts": sorted({i.explanation.prompt for r in records for i in r.items
+                                   if i.explanation is not None and i.explanation.prompt}),
         "intra_list_diversity_mean": round(float(np.mean([r.intra_list_diversity for r in records])), 4),
         **intents,
         "targets": TARGETS,
@@ -176,7 +178,8 @@ def _markdown(r: dict[str, Any]) -> str:
         ("… invalid candidate / invented evidence / duplicate evidence",
          f"{r['invalid_candidate_rate']} / {r['invented_evidence_rate']} / {r['duplicate_evidence_rate']}", "-"),
         ("invalid items or evidence reaching a user", f"{r['invalid_reaching_user']}", "0"),
-        ("explanations written by the LLM", f"{r['llm_explanation_share']}", "-"),
+        ("explanations served from the LLM's answer (v5: its chosen evidence; v4: also its words)",
+         f"{r['llm_explanation_share']} ({', '.join(r.get('explain_prompts', []))})", "-"),
         ("turns served degraded", f"{r['degraded_turn_share']}", "-"),
         ("intent accuracy", f"{r['intent_accuracy']} ({r['intent_cases']} utterances)", "≥ 0.90"),
         ("intra-list diversity (mean)", f"{r['intra_list_diversity_mean']}", "-"),

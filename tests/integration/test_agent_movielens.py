@@ -19,12 +19,16 @@ def test_a_movielens_user_gets_explained_unseen_items_with_their_own_evidence(mo
     for entry in record.items:
         assert entry.explanation is not None and len(entry.explanation.reason) <= 160
         assert {ref.event_id for ref in entry.explanation.evidence} <= own
-    # the LLM chose each cited event (a schema enum); its words are shown, or rejected with a note
+    # the LLM chose each cited event (a schema enum); the sentence names it and what the two share
     served = [entry.explanation for entry in record.items if entry.explanation.model_id]
     assert served, [entry.explanation.degraded_reason for entry in record.items]
-    assert all(x.prompt == "explain/v4" and not x.degraded and len(x.evidence) == 1 for x in served)
-    assert all(x.source == "llm" or x.note for x in served)
-    assert all(x.reason.startswith(f"Because you liked {x.evidence[0].title}") for x in served)
+    assert all(x.prompt == "explain/v5" and not x.degraded and len(x.evidence) == 1 for x in served)
+    assert all(x.source == "llm" and x.reason.startswith(f"Because you liked {x.evidence[0].title}") for x in served)
+    named = [(entry.explanation.reason, entry.categories) for entry in record.items
+             if entry.explanation.model_id and ": both are " in entry.explanation.reason]
+    assert named, [x.reason for x in served]  # related evidence mostly shares a genre with the item
+    for reason, categories in named:
+        assert set(reason.split(": both are ")[1].rstrip(".").split(" and ")) <= set(categories)
     assert movielens_service.audit.snapshot()["invalid_reaching_user"] == 0
 
 
