@@ -155,9 +155,10 @@ METRICS = {"p1": ["ndcg@1", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10", "map@1
 
 def markdown(sections: dict, result: dict, plots: list[str]) -> str:
     lines = ["# ShiftRec evaluation (`shiftrec bench eval`)", "",
-             f"Measured {result.get('measured_at', '-')} on {result.get('machine', {})}. The 2-core machine was "
-             "shared with other jobs (load averages per protocol below); every long job ran at `nice 19`, "
-             "torch on 1 thread. Wall times are therefore upper bounds.", ""]
+             f"Last part measured {result.get('measured_at', '-')} on {result.get('machine', {})}. Each part runs "
+             "with its own sub-command, so parts may come from different runs: each protocol lists its load "
+             "averages, and the SASRec training costs come from the run that trained the cached model (a machine "
+             "shared with other jobs then). Torch on 1 thread; wall times on a busy machine are upper bounds.", ""]
     lines += ["## Targets", "", "| target | value | met |", "|---|---|---|"]
     for name, row in result.get("targets_met", {}).items():
         value = row.get("value", f"shiftrec {row.get('shiftrec')} vs sequential {row.get('sequential')}")
