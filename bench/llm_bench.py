@@ -33,6 +33,7 @@ from serving.settings import Settings
 
 TTFT_REQUESTS = 10
 DECODE_TOKENS = 256
+DECODE_RUNS = 3  # single streams back to back; the median is reported (one stream varied 38-56 tok/s here)
 CONCURRENT_REQUESTS = 8
 STRUCTURED_CALLS = 50
 STRUCTURED_CONCURRENCY = 8
@@ -120,7 +121,7 @@ def run_llm_bench(
         client = openai.OpenAI(base_url=server.base_url, api_key=settings.llm.api_key, timeout=REQUEST_TIMEOUT_S)
         model = settings.llm.model
         ttft = [_first_token_s(client, model) for _ in tqdm(range(ttft_requests), desc="first token")]
-        decode = _single_stream_decode(client, model)
+        decode_runs = [_single_stream_decode(client, model) for _ in range(DECODE_RUNS)]
         concurrent = _concurrent_throughput(client, model)
         llm = VllmLLM(server.base_url, model, timeout_s=REQUEST_TIMEOUT_S, context_tokens=settings.llm.context_tokens)
         structured = _structured_validity(llm, rerank_cases(structured_calls, seed=1))
@@ -135,7 +136,8 @@ def run_llm_bench(
         "startup_s": round(startup_s, 2),
         "ttft_s": round(statistics.median(ttft), 3),
         "ttft_requests": ttft_requests,
-        "decode_tok_s_single": round(decode, 1),
+        "decode_tok_s_single": round(statistics.median(decode_runs), 1),
+        "decode_tok_s_runs": [round(run, 1) for run in decode_runs],
         "decode_tokens": DECODE_TOKENS,
         "tok_s_concurrent_8": round(concurrent, 1),
         **structured,
@@ -258,7 +260,8 @@ def _markdown(results: dict[str, Any]) -> str:
     rows = [
         ("start-up (s)", "startup_s", "≤ 30 (eager)" if results["enforce_eager"] else "-"),
         ("first token, median (s)", "ttft_s", "-"),
-        ("decode, single stream (tok/s)", "decode_tok_s_single", "≥ 50"),
+        (f"decode, single stream, median of {DECODE_RUNS} (tok/s)", "decode_tok_s_single", "≥ 50"),
+        ("decode, each stream (tok/s)", "decode_tok_s_runs", "-"),
         ("8 concurrent, total (tok/s)", "tok_s_concurrent_8", "≥ 150"),
         ("rerank valid, first attempt", "structured_valid_rate", "1.0"),
         ("rerank valid, after retry", "structured_valid_rate_after_retry", "1.0"),

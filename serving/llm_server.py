@@ -71,6 +71,7 @@ def vllm_env(settings: Settings) -> dict[str, str]:
         "VLLM_NO_USAGE_STATS": "1",
         "VLLM_CPU_KVCACHE_SPACE": str(settings.server.kv_cache_gb),
         "VLLM_ENABLE_V1_MULTIPROCESSING": "0" if settings.server.single_process else "1",
+        **({"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "GOMP_SPINCOUNT": "200000"} if settings.server.all_cores else {}),
     }
 
 

@@ -60,6 +60,13 @@ class EmbeddedServerSettings(BaseModel):
         "start-up 23 s instead of 35 s and 10% faster single streams, but 8 lists at once (40 requests) "
         "took 42 s instead of 6.6 s (one GIL for server and engine; bench/results/llm.md). For one-user use.",
     )
+    all_cores: bool = Field(
+        default=False,
+        description="Let vLLM's worker compute on every core (VLLM_CPU_NUM_OF_RESERVED_CPU=0; its OpenMP threads "
+        "spin 200k rounds, then sleep). Off: one core stays free for vLLM's API server, its engine loop and the "
+        "app. Measured on 2 cores: 40 short requests at once 1.8 s instead of 3.4 s and 8-client recommendation "
+        "p95 3.8 s instead of 4.3 s, but single-stream decode 47-55 tok/s instead of 54-57.",
+    )
     block_size: int = Field(
         default=32, ge=32, multiple_of=32,
         description="KV-cache block (tokens). vLLM's CPU default is 128; 32 lets the prefix cache reuse the "

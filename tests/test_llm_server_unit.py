@@ -100,6 +100,12 @@ def test_extra_args_come_last_as_given(tmp_path):
     assert "--max-num-seqs" not in vllm_command(_settings(tmp_path), settings.model_dir)
 
 
+def test_all_cores_stops_reserving_a_core_for_the_servers_own_loop(tmp_path):
+    assert "VLLM_CPU_NUM_OF_RESERVED_CPU" not in vllm_env(_settings(tmp_path))
+    env = vllm_env(_settings(tmp_path, all_cores=True))
+    assert env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0" and int(env["GOMP_SPINCOUNT"]) > 0
+
+
 def test_child_environment_is_offline_with_the_configured_kv_cache(tmp_path):
     env = vllm_env(_settings(tmp_path, kv_cache_gb=3))
     assert env["HF_HUB_OFFLINE"] == "1"
