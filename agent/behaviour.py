@@ -33,14 +33,17 @@ SERVING_SEQUENTIAL_CONFIG = SequentialConfig(max_len=50, epochs=12)
 class BehaviourModels:
     """Scores of every known item for a user's history, one array per source."""
 
-    def __init__(self, sequences: UserSequences, sequential: SequentialModel | None):
+    def __init__(
+        self, sequences: UserSequences, sequential: SequentialModel | None,
+        held_out: tuple[UserSequences, EvaluationCases] | None = None,
+    ):
         self.item_ids = sequences.item_ids
         self._index_of = {item: index for index, item in enumerate(self.item_ids)}
         self._popularity = sequences.item_counts().astype(np.float64)
         self._knn = ItemKNN(self.item_ids).fit(sequences) if len(sequences) else None
         self._sequential = sequential
         self._lock = threading.Lock()
-        self._held_out: tuple[UserSequences, EvaluationCases] | None = None
+        self._held_out = held_out  # (training log, held-out newest events): what tuning_cases scores
 
     @classmethod
     def from_log(
@@ -63,9 +66,7 @@ class BehaviourModels:
         sequential = None
         if len(sequences) and model_path is not None:
             sequential = _load_or_train(train, held_out, model_path, train_if_missing, config, echo)
-        models = cls(sequences, sequential)
-        models._held_out = (train, held_out)
-        return models
+        return cls(sequences, sequential, (train, held_out))
 
     @property
     def has_sequential(self) -> bool:

@@ -4,7 +4,6 @@ refinements, then balance relevance with coverage (MMR plus a per-topic cap)."""
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 

@@ -132,26 +132,8 @@ def leave_one_out(sequences: UserSequences) -> LeaveOneOutSplit:
 
     Users with fewer than three events stay whole in training and are not evaluated.
     """
-    train_items, train_times = [], []
-    val = {"users": [], "histories": [], "times": [], "targets": []}
-    test = {"users": [], "histories": [], "times": [], "targets": []}
-    for user, items, times in zip(sequences.users, sequences.items, sequences.times, strict=True):
-        if len(items) < MIN_EVENTS_TO_EVALUATE:
-            train_items.append(items)
-            train_times.append(times)
-            continue
-        train_items.append(items[:-2])
-        train_times.append(times[:-2])
-        for cases, cut in ((val, -2), (test, -1)):
-            cases["users"].append(user)
-            cases["histories"].append(items[:cut])
-            cases["times"].append(times[:cut])
-            cases["targets"].append(items[cut])
-    return LeaveOneOutSplit(
-        train=UserSequences(sequences.item_ids, sequences.users, tuple(train_items), tuple(train_times)),
-        validation=_cases(val),
-        test=_cases(test),
-    )
+    train, (validation, test) = _hold_out(sequences, 2)
+    return LeaveOneOutSplit(train=train, validation=validation, test=test)
 
 
 def hold_out_last(sequences: UserSequences) -> tuple[UserSequences, EvaluationCases]:
@@ -159,19 +141,29 @@ def hold_out_last(sequences: UserSequences) -> tuple[UserSequences, EvaluationCa
 
     What the served SASRec trains on, so that the held-out events can check it (and tune the fusion).
     """
+    train, (held,) = _hold_out(sequences, 1)
+    return train, held
+
+
+def _hold_out(sequences: UserSequences, count: int) -> tuple[UserSequences, list[EvaluationCases]]:
+    """Training sequences without each user's newest ``count`` items, and one set of cases per held-out
+    position, oldest first (each case's history is everything before its target)."""
     train_items, train_times = [], []
-    held = {"users": [], "histories": [], "times": [], "targets": []}
+    parts = [{"users": [], "histories": [], "times": [], "targets": []} for _ in range(count)]
     for user, items, times in zip(sequences.users, sequences.items, sequences.times, strict=True):
-        keep = len(items) - (len(items) >= MIN_EVENTS_TO_EVALUATE)
-        train_items.append(items[:keep])
-        train_times.append(times[:keep])
-        if keep < len(items):
-            held["users"].append(user)
-            held["histories"].append(items[:keep])
-            held["times"].append(times[:keep])
-            held["targets"].append(items[keep])
+        if len(items) < MIN_EVENTS_TO_EVALUATE:
+            train_items.append(items)
+            train_times.append(times)
+            continue
+        train_items.append(items[:-count])
+        train_times.append(times[:-count])
+        for cases, cut in zip(parts, range(-count, 0), strict=True):
+            cases["users"].append(user)
+            cases["histories"].append(items[:cut])
+            cases["times"].append(times[:cut])
+            cases["targets"].append(items[cut])
     train = UserSequences(sequences.item_ids, sequences.users, tuple(train_items), tuple(train_times))
-    return train, _cases(held)
+    return train, [_cases(cases) for cases in parts]
 
 
 def _cases(parts: dict[str, list]) -> EvaluationCases:

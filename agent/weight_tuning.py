@@ -50,7 +50,8 @@ class WeightChoice:
 
     def summary(self) -> str:
         if not self.tuned:
-            return f"source weights as configured ({self.cases} held-out events: too few to tune on)"
+            why = ": too few to tune on" if self.cases < MIN_TUNING_CASES else f", NDCG@10 {self.ndcg:.4f}"
+            return f"source weights as configured ({self.cases} held-out events{why})"
         chosen = ", ".join(f"{source} {self.weights.get(source, 0.0):g}" for source in TUNED_SOURCES)
         return (f"source weights tuned on {self.cases} held-out events: {chosen} "
                 f"(NDCG@10 {self.ndcg:.4f}; configured weights {self.configured_ndcg:.4f})")

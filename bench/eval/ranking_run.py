@@ -30,7 +30,9 @@ from bench.eval.protocols import (
     sampled_candidates, seeded_subsample,
 )
 from agent.ranking_metrics import metrics_from_ranks
-from agent.weight_tuning import TUNED_SOURCES, TuningCase, WeightChoice, choose_weights, sample_rows
+from agent.weight_tuning import (
+    TUNED_SOURCES, TuningCase, WeightChoice, choose_weights, held_out_ndcg, sample_rows,
+)
 from serving.settings import AgentSettings
 
 LLM_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
@@ -194,7 +196,8 @@ class RankingRun:
                          for s, scores in validation.per_source(int(row)).items() if s in TUNED_SOURCES}
             cases.append(TuningCase(proposals, self.ids[int(targets[row])]))
         if not self.agent.tune_source_weights:
-            return WeightChoice(dict(self.agent.source_weights), 0.0, 0.0, len(cases), tuned=False)
+            score = held_out_ndcg(cases, self.agent.source_weights)
+            return WeightChoice(dict(self.agent.source_weights), score, score, len(cases), tuned=False)
         return choose_weights(cases, self.agent.source_weights)
 
     def _order_ranks(self, orders: list[list[int]], targets: np.ndarray) -> np.ndarray:
