@@ -139,15 +139,20 @@ def fit(
 
 
 MOVIELENS_CONFIGS: dict[str, SequentialConfig] = {
-    # chosen on validation NDCG@10 within a CPU budget of ~1 min (ML-100K) and ~17 min (ML-1M, 1 thread).
+    # chosen on validation NDCG@10 within a CPU budget of ~1 min (ML-100K) and ~20 min wall (ML-1M).
     # ML-1M uses the full softmax (measured 2026-11-23, 1 torch thread, process CPU time, seed 0):
     # - P2 split (ratings >= 3, 10-core): 256 sampled negatives cost ~21 CPU s per epoch and peaked at
     #   validation NDCG@10 0.140 after 20 epochs (~470 s; 0.099 after 6 epochs = 128 s). The full
     #   softmax costs ~55 s per epoch but scores 0.111 after 2 epochs (124 s) and 0.158 after 12 (661 s).
     # - All ratings (P1 and `train-sequential ml-1m`: more positions, 3,706 items): ~72 s per epoch;
     #   12 epochs: 0.181 (860 s, ~14 min) against 0.156 for the sampled 20-epoch run (475 s).
+    # - Longer schedules keep climbing (P2, cosine over 24 epochs: 0.168 at epoch 22, test 0.167;
+    #   max_len 200 was +0.001 at epoch 19 for 25% more time). 2 threads train ~1.6x faster than 1
+    #   on an idle machine (P2: 170 against 267 ms per 64 windows), which is what fits 24 epochs
+    #   into 20 minutes (P1 ~43 s per epoch with validation); on a busy machine use 1 (``threads``).
+    #   P2, 2 threads, cosine over 20 epochs: best validation 0.1656 (epoch 18, ~11 min).
     "ml-100k": SequentialConfig(max_len=50, epochs=12),
-    "ml-1m": SequentialConfig(max_len=100, negatives=None, epochs=12),
+    "ml-1m": SequentialConfig(max_len=100, negatives=None, epochs=24, threads=2),
 }
 
 

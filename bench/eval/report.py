@@ -158,7 +158,8 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
              f"Last part measured {result.get('measured_at', '-')} on {result.get('machine', {})}. Each part runs "
              "with its own sub-command, so parts may come from different runs: each protocol lists its load "
              "averages, and the SASRec training costs come from the run that trained the cached model (a machine "
-             "shared with other jobs then). Torch on 1 thread; wall times on a busy machine are upper bounds.", ""]
+             "possibly shared with other jobs then: see its load averages and torch threads). Wall times on a busy "
+             "machine are upper bounds.", ""]
     lines += ["## Targets", "", "| target | value | met |", "|---|---|---|"]
     for name, row in result.get("targets_met", {}).items():
         value = row.get("value", f"shiftrec {row.get('shiftrec')} vs sequential {row.get('sequential')}")
