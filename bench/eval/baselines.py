@@ -19,7 +19,7 @@ import numpy as np
 
 from agent.cooccurrence import ItemKNN
 from agent.sequences import LeaveOneOutSplit
-from agent.sequential import SequentialConfig, SequentialModel, train_sequential
+from agent.sequential import SequentialModel, train_sequential
 from agent.sequential_training import MOVIELENS_CONFIGS
 from bench.eval.cost import machine_load, measure
 
@@ -56,7 +56,7 @@ def sequential_model(
     retrain: bool = False,
 ) -> tuple[SequentialModel, dict]:
     """The protocol's SASRec (trained now, or loaded from the cache with the cost measured when it was trained)."""
-    config = SequentialConfig.model_validate(MOVIELENS_CONFIGS[dataset].model_dump())
+    config = MOVIELENS_CONFIGS[dataset]
     key = f"{protocol}-{split_fingerprint(split)}-{hashlib.sha1(config.model_dump_json().encode()).hexdigest()[:8]}"
     path, meta_path = cache_dir / f"sasrec-{key}.pt", cache_dir / f"sasrec-{key}.json"
     if path.exists() and meta_path.exists() and not retrain:
