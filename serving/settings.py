@@ -58,7 +58,7 @@ class EmbeddedServerSettings(BaseModel):
         default=False,
         description="Run vLLM's engine inside its API server process (VLLM_ENABLE_V1_MULTIPROCESSING=0): "
         "start-up 23 s instead of 35 s and 10% faster single streams, but 8 lists at once (40 requests) "
-        "took 42 s instead of 6.6 s (one GIL for server and engine; bench/results/llm.md). For one-user use.",
+        "took 42 s instead of 6.6 s (one GIL for server and engine; measured 2026-11-23). For one-user use.",
     )
     all_cores: bool = Field(
         default=False,
