@@ -61,3 +61,22 @@ def test_intra_list_diversity_orders_lists():
     similar = intra_list_diversity(["space1", "space2"], VECTORS)
     varied = intra_list_diversity(["space1", "comedy", "drama"], VECTORS)
     assert 0 <= similar < 0.05 and varied == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("length", "most_of_one_topic"), [(5, 3), (10, 6)])
+def test_default_topic_cap_rounds_up_per_list_length(length: int, most_of_one_topic: int):
+    from agent.ranking import RankedCandidate, diversify
+    from memory.catalog import CatalogEntry
+    from serving.settings import AgentSettings
+
+    rng = np.random.default_rng(0)
+    topic_of = {f"drama{i}": "t:drama" for i in range(12)} | {f"other{i}": f"t:other{i}" for i in range(8)}
+    # every drama outscores every other item, so only the cap lets the others in
+    pool = [RankedCandidate(item, 10.0 - i if item.startswith("drama") else -float(i), {}, None)
+            for i, item in enumerate(topic_of)]
+    entries = {item: CatalogEntry(item, item, rng.normal(size=8), ((topic, topic + "/x"),))
+               for item, topic in topic_of.items()}
+    listed = diversify(pool, {i: e.vector for i, e in entries.items()}, entries, AgentSettings(), length)
+    topics = [topic_of[c.item_id] for c in listed]
+    assert len(listed) == length and topics.count("t:drama") == most_of_one_topic
+    assert listed[0].item_id == "drama0"  # the cap spreads the list, it does not demote the best item
