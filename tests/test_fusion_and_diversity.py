@@ -7,6 +7,9 @@ import pytest
 
 from agent.diversity import intra_list_diversity, mmr
 from agent.fusion import fuse, zscores
+from agent.ranking import RankedCandidate, diversify
+from memory.catalog import CatalogEntry
+from serving.settings import AgentSettings
 
 
 def test_zscores_standardise_and_constant_sources_are_silent():
@@ -65,10 +68,6 @@ def test_intra_list_diversity_orders_lists():
 
 @pytest.mark.parametrize(("length", "most_of_one_topic"), [(5, 3), (10, 6)])
 def test_default_topic_cap_rounds_up_per_list_length(length: int, most_of_one_topic: int):
-    from agent.ranking import RankedCandidate, diversify
-    from memory.catalog import CatalogEntry
-    from serving.settings import AgentSettings
-
     rng = np.random.default_rng(0)
     topic_of = {f"drama{i}": "t:drama" for i in range(12)} | {f"other{i}": f"t:other{i}" for i in range(8)}
     # every drama outscores every other item, so only the cap lets the others in
