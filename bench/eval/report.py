@@ -270,7 +270,10 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
                   "last 10 ratings' before the cut. MovieLens timestamps are rating-entry times, so 'time' is the "
                   "order people entered ratings. `shiftrec`: the memory digest's next-interest forecast "
                   "(memory/forecast.py, constants chosen on validation cuts one window earlier); `shiftrec_forecast`: "
-                  "the same function on every kept user's history, without the memory."]
+                  "the same function on every kept user's history, without the memory. `bound_never_current_leader` "
+                  "is a diagnostic, not a method: the same forecast with the last 10 ratings' dominant topic dropped. "
+                  "On a shift case that topic is by definition never the answer, so its shift hit@3 is about the most "
+                  "any ordering of these topics reaches on shift cases, and its overall hit@3 is what that costs."]
         for name in ("all_kept", "memory_subsample", "llm_subsample"):
             if name not in sh:
                 continue

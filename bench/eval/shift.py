@@ -14,7 +14,8 @@ next-interest forecast (``digest().forecast``, see memory/forecast.py; then the 
 shift target, the rising, short-term and long-term topics to fill), read from a memory
 that holds only events before t; the same forecast function on every kept user's history
 (``shiftrec_forecast``, no memory); and the LLM profile's predicted shift
-(``agent.profiler.Profiler``) on a small subsample.
+(``agent.profiler.Profiler``) on a small subsample. ``bound_never_current_leader`` is a
+diagnostic bound on shift cases, not a method (see ``without_current_leader``).
 """
 
 from __future__ import annotations
@@ -185,6 +186,17 @@ def history_forecast(case: ShiftCase, topics_of, known: set[str]) -> list[str]:
     return forecast(topic_counts(case.history, topics_of), [topics_of[p] for p in case.history], known)
 
 
+def without_current_leader(case: ShiftCase, topics_of, known: set[str]) -> list[str]:
+    """Diagnostic, not a method to ship: the forecast with the last WINDOW events' dominant topic dropped.
+
+    On a shift case that topic is never the answer (by definition), so dropping it is about the
+    most any re-ordering of the forecast's topics can gain on shift cases; it pays with every
+    case where the leader stays. Shows how far the shift-case target is from that bound.
+    """
+    leader = dominant(topic_counts(case.history[-WINDOW:], topics_of))
+    return [t for t in history_forecast(case, topics_of, known) if t != leader]
+
+
 def llm_prediction(profile_result) -> list[str]:
     """The LLM profile's predicted shift target, then its short- and long-term interests, as topics."""
     p = profile_result.profile
@@ -229,7 +241,8 @@ def run_shift(seed: int, memory_users: int, llm_users: int, echo: Callable[[str]
         "trend": lambda c: trend_extrapolation(c, topics_of),
     }
     known = {topic for topics in topics_of for topic in topics}
-    on_all = {**baselines, "shiftrec_forecast": lambda c: history_forecast(c, topics_of, known)}
+    on_all = {**baselines, "shiftrec_forecast": lambda c: history_forecast(c, topics_of, known),
+              "bound_never_current_leader": lambda c: without_current_leader(c, topics_of, known)}
     result = {"selection": selection, "seed": seed, "window": WINDOW, "all_kept": score(on_all, cases, topics_of)}
     chosen_users = set(seeded_subsample([c.user for c in cases], memory_users, seed))
     chosen = [c for c in cases if c.user in chosen_users]
