@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from bench.eval.shift import (
-    ShiftCase, hit_at, ndcg_at, persistence, recent_window, score, trend_extrapolation,
+    ShiftCase, history_forecast, hit_at, ndcg_at, persistence, recent_window, score, trend_extrapolation,
+    without_current_leader,
 )
+from memory.forecast import forecast
 
 # catalog positions -> topics
 TOPICS = [("t:drama",), ("t:comedy",), ("t:horror",), ("t:drama", "t:comedy")]
@@ -45,9 +47,6 @@ def test_shift_cases_and_lift():
 
 
 def test_history_forecast_feeds_the_memory_forecast_counts_and_order():
-    from bench.eval.shift import history_forecast
-    from memory.forecast import forecast
-
     case = _case([0] * 20 + [1] * 10, [1] * 10)
     known = {"t:drama", "t:comedy", "t:horror"}
     assert history_forecast(case, TOPICS, known) == ["t:drama", "t:comedy", "t:horror"]
@@ -58,8 +57,6 @@ def test_history_forecast_feeds_the_memory_forecast_counts_and_order():
 
 
 def test_bound_drops_the_last_window_leader_and_wins_only_shift_cases():
-    from bench.eval.shift import history_forecast, without_current_leader
-
     known = {"t:drama", "t:comedy", "t:horror"}
     stays = _case([1] * 20 + [0] * 10, [0] * 10)  # drama led the last 10 and leads the next 10
     moves = _case([1] * 20 + [0] * 10, [2] * 10)  # drama led the last 10; horror leads the next 10
