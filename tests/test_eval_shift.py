@@ -13,6 +13,7 @@ from memory.forecast import forecast
 
 # catalog positions -> topics
 TOPICS = [("t:drama",), ("t:comedy",), ("t:horror",), ("t:drama", "t:comedy")]
+KNOWN = {topic for topics in TOPICS for topic in topics}
 
 
 def _case(history, future):
@@ -48,22 +49,20 @@ def test_shift_cases_and_lift():
 
 def test_history_forecast_feeds_the_memory_forecast_counts_and_order():
     case = _case([0] * 20 + [1] * 10, [1] * 10)
-    known = {"t:drama", "t:comedy", "t:horror"}
-    assert history_forecast(case, TOPICS, known) == ["t:drama", "t:comedy", "t:horror"]
+    assert history_forecast(case, TOPICS, KNOWN) == ["t:drama", "t:comedy", "t:horror"]
     switched = _case([0] * 10 + [2] * 30, [2] * 10)  # drama, then mostly horror
-    assert history_forecast(switched, TOPICS, known)[0] == "t:horror"
-    assert history_forecast(switched, TOPICS, known) == forecast({"t:drama": 10, "t:horror": 30},
-                                                                 [("t:drama",)] * 10 + [("t:horror",)] * 30, known)
+    assert history_forecast(switched, TOPICS, KNOWN)[0] == "t:horror"
+    assert history_forecast(switched, TOPICS, KNOWN) == forecast({"t:drama": 10, "t:horror": 30},
+                                                                 [("t:drama",)] * 10 + [("t:horror",)] * 30, KNOWN)
 
 
 def test_bound_drops_the_last_window_leader_and_wins_only_shift_cases():
-    known = {"t:drama", "t:comedy", "t:horror"}
     stays = _case([1] * 20 + [0] * 10, [0] * 10)  # drama led the last 10 and leads the next 10
     moves = _case([1] * 20 + [0] * 10, [2] * 10)  # drama led the last 10; horror leads the next 10
-    assert history_forecast(stays, TOPICS, known)[:3] == ["t:comedy", "t:drama", "t:horror"]
-    assert without_current_leader(stays, TOPICS, known) == ["t:comedy", "t:horror"]
-    result = score({"forecast": lambda c: history_forecast(c, TOPICS, known),
-                    "bound": lambda c: without_current_leader(c, TOPICS, known)}, [stays, moves], TOPICS)
+    assert history_forecast(stays, TOPICS, KNOWN)[:3] == ["t:comedy", "t:drama", "t:horror"]
+    assert without_current_leader(stays, TOPICS, KNOWN) == ["t:comedy", "t:horror"]
+    result = score({"forecast": lambda c: history_forecast(c, TOPICS, KNOWN),
+                    "bound": lambda c: without_current_leader(c, TOPICS, KNOWN)}, [stays, moves], TOPICS)
     assert result["forecast"]["hit@3"] == 1.0 and result["forecast"]["shift_hit@3"] == 1.0
     assert result["bound"]["hit@3"] == 0.5  # the stayer is lost
     assert result["bound"]["shift_hit@3"] == 1.0
