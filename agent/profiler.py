@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
-from agent.llm import LLM, LLMError, LLMOutputError
-from agent.outputs import InterestProfile, PredictedShift
-from agent.prompting import run_prompt
+from agent.llm.interface import LLM, LLMError, LLMOutputError
+from agent.llm.outputs import InterestProfile, PredictedShift
+from agent.llm.prompting import run_prompt
 from memory.digest import MemoryDigest
 from memory.service import InterestMemory
 
@@ -47,9 +47,10 @@ class Profiler:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def profile(self, user: str) -> ProfileResult:
-        """The user's profile for the current memory version (raises UnknownUserError if no memory)."""
-        version = self._memory.memory_version(user)
+    def profile(self, user: str, version: str | None = None) -> ProfileResult:
+        """The user's profile for the current memory version (raises UnknownUserError if no memory);
+        a caller holding the user's snapshot passes its ``version`` (no second read on a cache hit)."""
+        version = version or self._memory.memory_version(user)
         with self._lock:
             cached = self._cache.get((user, version))
             if cached is not None:

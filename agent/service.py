@@ -15,19 +15,19 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-from agent.behaviour import BehaviourModels
-from agent.candidates import CandidateGenerator
-from agent.conversation import ChatEvent, Conversations
-from agent.diversity import intra_list_diversity
-from agent.explanations import Explainer, OutputAudit, Pick
-from agent.intents import IntentClassifier, IntentRouter
-from agent.llm import LLM, LLMError
-from agent.llm_ranking import RANK_PROMPT, llm_preference
-from agent.mentions import mentioned_items
+from agent.rankers.behaviour import BehaviourModels
+from agent.pipeline.candidates import VECTORS_PER_KIND, CandidateGenerator
+from agent.chat.conversation import ChatEvent, Conversations
+from agent.pipeline.diversity import intra_list_diversity
+from agent.explain.explainer import Explainer, OutputAudit, Pick
+from agent.chat.intents import IntentClassifier, IntentRouter
+from agent.llm.interface import LLM, LLMError
+from agent.llm.preference import RANK_PROMPT, llm_preference
+from agent.chat.mentions import mentioned_items
 from agent.profiler import Profiler, ProfileResult
-from agent.ranking import RankedCandidate, diversify, fused_pool, with_source
-from agent.records import RecommendationRecord, RecommendedItem, RecordBook
-from agent.refinement import Refinement
+from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source
+from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
+from agent.pipeline.refinement import Refinement
 from agent.service_models import (
     DoneEvent,
     ExplanationEvent,
@@ -36,20 +36,21 @@ from agent.service_models import (
     RecommendationEvent,
     UnknownItemError,
 )
-from agent.why import WhyAnswer, answer_why
-from agent.weight_tuning import WeightChoice, choose_weights
+from agent.explain.why import WhyAnswer, answer_why
+from agent.rankers.weight_tuning import WeightChoice, choose_weights
 from memory.ingest import IngestReport
 from memory.models import Event, Item
 from memory.service import InterestMemory
 from memory.service_models import DeletionReport, UserExport
-from serving.settings import Settings
+from memory.snapshot import UserSnapshot
+from agent.settings import AgentConfig
 
 STATED_ITEMS = 3  # catalog items a stated preference is stored on
 
 
 class ShiftRecService:
     def __init__(
-        self, settings: Settings, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
+        self, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
         intents: IntentRouter, weights: WeightChoice | None = None,
     ):
         self.settings = settings
@@ -69,14 +70,14 @@ class ShiftRecService:
         self._workers = ThreadPoolExecutor(settings.agent.max_llm_queue, thread_name_prefix="explain")
         self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers,
                                     words=settings.agent.explanation_words)
-        self.conversations = Conversations(self)
+        self.conversations = Conversations(self, settings.agent.chat_history_tokens)
         self._llm_inflight = 0
         self._inflight_lock = threading.Lock()
         self._titles: tuple[int, list[tuple[str, str]]] | None = None
 
     @classmethod
     def create(
-        cls, settings: Settings, memory: InterestMemory, llm: LLM | None, echo: Callable[[str], None] = print
+        cls, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, echo: Callable[[str], None] = print
     ) -> ShiftRecService:
         """Fit the behaviour models on everything in memory, load (or train once) SASRec and, unless
         configured not to, tune the behaviour sources' fusion weights on the held-out newest events."""
@@ -113,10 +114,10 @@ class ShiftRecService:
                          include_seen: bool = False, explain: bool = True) -> Iterator[RecommendationEvent]:
         """The list first, then each explanation as soon as it is written, then the stored record."""
         count = count or self.settings.agent.default_count
-        with self.memory.one_read():  # no yield inside: the block is this thread's
-            record, chosen, items, entries, vectors = self._ranked(user, count, refinement, include_seen)
+        snapshot = self.memory.snapshot(user, VECTORS_PER_KIND)  # the one read of the user in this request
+        record, chosen, items, entries, vectors = self._ranked(snapshot, count, refinement, include_seen)
         yield RankedEvent(record=record.model_copy(deep=True))
-        explained = self._explain_all(record, chosen, items, entries, explain) if chosen else iter(())
+        explained = self._explain_all(snapshot, record, chosen, items, entries, explain) if chosen else iter(())
         for position, explanation in explained:
             record.items[position].explanation = explanation
             yield ExplanationEvent(record_id=record.id, item=record.items[position].model_copy(deep=True))
@@ -127,10 +128,9 @@ class ShiftRecService:
         self.records.save(record, [vectors[entry.item_id] for entry in record.items if entry.item_id in vectors])
         yield DoneEvent(record=record)
 
-    def _ranked(self, user: str, count: int, refinement: Refinement | None, include_seen: bool):
+    def _ranked(self, user: UserSnapshot, count: int, refinement: Refinement | None, include_seen: bool):
         """The ranked list as a record without explanations, with what explaining it needs."""
         settings = self.settings.agent
-        version = self.memory.memory_version(user)
         candidates = self._candidates.generate(user, refinement, include_seen)
         entries = self.memory.catalog.entries(candidates.item_ids)
         items = self.memory.get_items(candidates.item_ids)
@@ -147,10 +147,10 @@ class ShiftRecService:
         chosen = diversify(pool, vectors, entries, settings, count)
         record = RecommendationRecord(
             id=f"rec-{uuid.uuid4().hex[:16]}",
-            user=user,
+            user=user.user,
             created_at=datetime.now(timezone.utc),
             items=[_listed(rank, c, items[c.item_id]) for rank, c in enumerate(chosen, start=1)],
-            memory_version=version,
+            memory_version=user.version,
             model_id=self.llm.model_id if self.llm else None,
             prompts=prompts,
             refinement=refinement,
@@ -161,32 +161,32 @@ class ShiftRecService:
         )
         return record, chosen, items, entries, vectors
 
-    def _llm_ordered(self, user: str, pool: list[RankedCandidate], items: dict[str, Item]):
+    def _llm_ordered(self, user: UserSnapshot, pool: list[RankedCandidate], items: dict[str, Item]):
         """The pool re-fused with the LLM's one-pass preference; unchanged (and why) on failure."""
         try:
-            profile = self.profiler.profile(user).profile.profile
+            profile = self.profiler.profile(user.user, user.version).profile.profile
             recent = self._recent_titles(user)
             scores = llm_preference(self.llm, profile, recent, [items[c.item_id] for c in pool])
         except (LLMError, ValueError) as error:
             return pool, f"LLM ranking unavailable: {type(error).__name__}"
         return with_source(pool, "llm", scores, self.source_weights), None
 
-    def _recent_titles(self, user: str, n: int = 5) -> list[str]:
-        recent = [event.item for event in self.memory.recent_events(user) if event.weight > 0][-n:]
+    def _recent_titles(self, user: UserSnapshot, n: int = 5) -> list[str]:
+        recent = [event.item for event in user.recent if event.weight > 0][-n:]
         found = self.memory.get_items(recent)
         return [found[item].title for item in reversed(recent) if item in found]
 
-    def _explain_all(self, record, chosen, items, entries, explain: bool):
+    def _explain_all(self, user: UserSnapshot, record, chosen, items, entries, explain: bool):
         """(position, explanation) pairs in the order they finish."""
         picks = [Pick(items[c.item_id], entries[c.item_id], c.interest) for c in chosen]
         reason = "explanations not requested" if not explain else "no LLM configured" if self.llm is None else None
         if reason is None and not self._reserve_llm(len(picks)):
             reason = "shed under load: the LLM queue is full, template explanations served"
         if reason is not None:
-            yield from self._explainer.templates(record.user, picks, reason, record.cold_start)
+            yield from self._explainer.templates(user, picks, reason, record.cold_start)
             return
         try:
-            yield from self._explainer.explain_all(record.user, picks)
+            yield from self._explainer.explain_all(user, picks)
         finally:
             self._release_llm(len(picks))
 
@@ -259,6 +259,12 @@ class ShiftRecService:
         found = self.memory.get_items([m.item_id for m in matches])
         return [found[m.item_id] for m in matches if m.item_id in found]
 
+    def recent_items(self, user: str) -> list[Item]:
+        """The catalog items of the user's latest events (the short-term window), each once."""
+        recent = list(dict.fromkeys(event.item for event in self.memory.recent_events(user)))
+        found = self.memory.get_items(recent)
+        return [found[item] for item in recent if item in found]
+
     def find_titles(self, text: str) -> list[str]:
         """Catalog items whose titles ``text`` mentions, longest title first."""
         count = self.memory.store.item_count()
@@ -267,7 +273,7 @@ class ShiftRecService:
         return mentioned_items(text, self._titles[1])
 
     def chat(self, session_id: str, user: str, message: str) -> Iterator[ChatEvent]:
-        """One chat turn as a stream of events (see :mod:`agent.conversation`)."""
+        """One chat turn as a stream of events (see :mod:`agent.chat.conversation`)."""
         return self.conversations.chat(session_id, user, message)
 
     def profile(self, user: str) -> ProfileResult:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agent.records import RecommendationRecord, RecommendedItem
+from agent.explain.records import RecommendationRecord, RecommendedItem
 
 
 class UnknownItemError(KeyError):

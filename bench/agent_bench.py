@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.intents import Intent
+from agent.chat.intents import Intent
 from agent.service import ShiftRecService
 
 INTENT_SET = Path(__file__).resolve().parent / "data" / "intents_blind.jsonl"

@@ -24,9 +24,9 @@ import openai
 import psutil
 from tqdm import tqdm
 
-from agent.llm import LLMError
-from agent.llm_vllm import VllmLLM
-from agent.prompting import run_prompt
+from agent.llm.interface import LLMError
+from agent.llm.vllm_client import VllmLLM
+from agent.llm.prompting import run_prompt
 from serving.llm_server import EmbeddedLLMServer
 from serving.model_convert import ensure_model
 from serving.settings import Settings

@@ -57,7 +57,7 @@ def run_memory_bench(
     data = load_movielens(dataset)
     with tempfile.TemporaryDirectory(prefix="shiftrec-bench-") as folder:
         bench_settings = settings.model_copy(update={"data_dir": Path(folder), "chroma_url": None})
-        memory = InterestMemory.open(bench_settings, embedder)
+        memory = InterestMemory.open(bench_settings.memory_config, embedder)
         catalog = memory.add_items(list(data.items), progress=True)
         ingest = _bulk_vs_raw(memory, data, events_limit)
         rng = random.Random(0)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from agent.guards import leaks_instructions
+from agent.explain.guards import leaks_instructions
 from agent.service import ShiftRecService
 from memory.models import Event, Item
 

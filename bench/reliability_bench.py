@@ -40,7 +40,7 @@ def stored_event_ids(data_dir: Path) -> list[str]:
     from memory.service import InterestMemory
     from serving.settings import load_settings
 
-    with InterestMemory.open(load_settings(data_dir=data_dir)) as memory:
+    with InterestMemory.open(load_settings(data_dir=data_dir).memory_config) as memory:
         counts: Counter[str] = Counter()
         for page in memory.store.all_event_metadata():
             counts.update(str(metadata["event_id"]) for metadata in page)
@@ -55,28 +55,29 @@ def scratch_settings(settings, folder: Path, **api: object):
 
 
 def scratch_service(settings, folder: Path, llm, chroma_url: str | None = None, users: list[str] = SCRATCH_USERS):
-    """A service on MovieLens-100K (catalog + ``users``' ratings) in ``folder``, never the user's data dir."""
-    from agent.behaviour import BehaviourModels
-    from agent.intents import IntentClassifier, IntentRouter
-    from agent.sequential import SequentialConfig
+    """A service on MovieLens-100K (catalog + ``users``' ratings) in ``folder``, never the user's data dir,
+    with the settings it was built from (for the app)."""
+    from agent.rankers.behaviour import BehaviourModels
+    from agent.chat.intents import IntentClassifier, IntentRouter
+    from agent.rankers.sequential import SequentialConfig
     from agent.service import ShiftRecService
     from memory.movielens import load_movielens
     from memory.service import InterestMemory
 
     local = scratch_settings(settings, folder).model_copy(update={"chroma_url": chroma_url})
-    memory = InterestMemory.open(local)
+    memory = InterestMemory.open(local.memory_config)
     data = load_movielens("ml-100k")
     memory.add_items(list(data.items), progress=False)
     memory.ingest(data.events(users), progress=False)
     behaviour = BehaviourModels.from_log(memory.event_log(), folder / "sasrec.pt",
                                          config=SequentialConfig(max_len=30, hidden=32, epochs=3))
     router = IntentRouter(IntentClassifier.cached(memory.embedder.embed, settings.cache_dir))
-    return ShiftRecService(local, memory, llm, behaviour, router)
+    return ShiftRecService(local.agent_config, memory, llm, behaviour, router), local
 
 
 def run_reliability_bench(settings, results_dir: Path, clients: int = 50, duration_s: float = 120.0,
                           fuzz_examples: int = 50, echo: Callable[[str], None] = print) -> dict:
-    from agent.llm_vllm import VllmLLM
+    from agent.llm.vllm_client import VllmLLM
     from bench.api_fuzz import fuzz_explicit, fuzz_schema
     from bench.chat_load import ChatLoad, run_chat_load
     from bench.faults import llm_outage
@@ -91,11 +92,11 @@ def run_reliability_bench(settings, results_dir: Path, clients: int = 50, durati
     with tempfile.TemporaryDirectory(prefix="shiftrec-reliability-") as scratch, ExitStack() as stack:
         root = Path(scratch)
         echo("fuzz: scratch service without LLM")
-        plain = scratch_service(settings, root / "fuzz", None)
+        plain, plain_settings = scratch_service(settings, root / "fuzz", None)
         stack.callback(plain.close)
-        with serve_in_background(create_app(plain, plain.settings)) as url:
+        with serve_in_background(create_app(plain, plain_settings.api)) as url:
             report = fuzz_schema(url, BENCH_KEY, fuzz_examples)
-            fuzz_explicit(url, BENCH_KEY, plain.settings.api.max_body_bytes, report)
+            fuzz_explicit(url, BENCH_KEY, plain_settings.api.max_body_bytes, report)
         result |= report.summary() | {"fuzz_problems": (report.server_errors + report.bad_client_errors)[:20]}
 
         echo("starting the embedded vLLM for red team, load and the LLM outage")
@@ -104,13 +105,13 @@ def run_reliability_bench(settings, results_dir: Path, clients: int = 50, durati
         server = EmbeddedLLMServer(vllm_settings).start()
         llm = VllmLLM(server.base_url, settings.llm.model, api_key=settings.llm.api_key,
                       timeout_s=settings.llm.timeout_s, context_tokens=settings.llm.context_tokens)
-        service = scratch_service(settings, root / "agent", llm)
+        service, agent_settings = scratch_service(settings, root / "agent", llm)
         stack.callback(service.close)
         echo("red team on the real model")
         redteam = run_redteam(service, attacker="45", victim="46")
         result |= {"redteam_cases": redteam["redteam_cases"], "redteam_violations": redteam["redteam_violations"],
                    "redteam_problems": redteam["violations"][:20]}
-        with serve_in_background(create_app(service, service.settings)) as url:
+        with serve_in_background(create_app(service, agent_settings.api)) as url:
             echo(f"load: {clients} chat users for {duration_s:.0f} s")
             load = ChatLoad(users=SCRATCH_USERS, clients=clients, duration_s=duration_s)
             result |= run_chat_load(url, headers, load, os.getpid())
@@ -139,9 +140,11 @@ def _storage_faults(settings, root: Path, headers: dict) -> dict:
                               stderr=subprocess.DEVNULL)
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/api/v2/heartbeat")
-        service = scratch_service(settings, root / "on-server", None, f"http://127.0.0.1:{port}", users=["1", "2"])
+        service, server_settings = scratch_service(
+            settings, root / "on-server", None, f"http://127.0.0.1:{port}", users=["1", "2"]
+        )
         try:
-            with serve_in_background(create_app(service, service.settings)) as url:
+            with serve_in_background(create_app(service, server_settings.api)) as url:
                 log, chroma = chroma_restart_under_writes(url, headers, chroma, [str(i) for i in range(1, 200)])
             writers = {user for user, _ in log.acknowledged}
             service.memory.drop_cached(writers)

@@ -22,7 +22,7 @@ from memory.embeddings import Embedder
 from memory.models import Item
 from memory.store import ChromaStore, Row
 from memory.taxonomy import Pair, TaxonomyBuilder, TopicNode
-from serving.settings import MemorySettings
+from memory.settings import MemorySettings
 
 _EMBED_CHUNK = 256
 

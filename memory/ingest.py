@@ -29,7 +29,7 @@ from memory.state_rows import (
 )
 from memory.store import ChromaStore, Row
 from memory.user_cache import UserCache
-from serving.settings import MemorySettings
+from memory.settings import MemorySettings
 
 _ERRORS_LISTED = 5
 logger = logging.getLogger(__name__)

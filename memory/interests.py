@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from memory.taxonomy import Pair
-from serving.settings import MemorySettings
+from memory.settings import MemorySettings
 
 _MAX_EXPONENT = 512.0  # rebase the reference time before 2**exponent can overflow
 

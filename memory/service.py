@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from itertools import islice
+from types import MappingProxyType
+from typing import get_args
 
 import numpy as np
 from tqdm import tqdm
@@ -37,14 +38,17 @@ from memory.service_models import (
     UserExport,
 )
 from memory.state_rows import window_event_from_metadata
-from memory.store import EVENTS, RECORDS, STATE, ChromaStore, nearest_rows
+from memory.snapshot import UserSnapshot
+from memory.store import EVENTS, RECORDS, STATE, ChromaStore, Row, nearest_rows
 from memory.summary import MemorySummary, render_summary
 from memory.user_cache import UserCache
-from serving.settings import Settings
+
+INTEREST_KINDS: tuple[InterestKind, ...] = get_args(InterestKind)
+from memory.settings import MemoryConfig
 
 
 class InterestMemory:
-    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder):
+    def __init__(self, settings: MemoryConfig, store: ChromaStore, embedder: Embedder):
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -56,7 +60,7 @@ class InterestMemory:
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None) -> InterestMemory:
+    def open(cls, settings: MemoryConfig, embedder: Embedder | None = None) -> InterestMemory:
         """Embedded Chroma under ``settings.chroma_path``, or the server at ``settings.chroma_url``."""
         embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads)
         if settings.chroma_url:
@@ -150,11 +154,6 @@ class InterestMemory:
             self._writer.rebuild(user)
 
     # ---------------------------------------------------------------- reading
-    def one_read(self) -> AbstractContextManager[None]:
-        """A block of reads by this thread that checks each user against the log once (a request's
-        consistent view, and 7 fewer Chroma gets per recommendation). No yield inside it."""
-        return self._users.checked_once()
-
     def memory_version(self, user: str) -> str:
         """Changes whenever the user's memory changes; the same set of events gives the same version."""
         with self._lock:
@@ -176,19 +175,42 @@ class InterestMemory:
 
     def interest_vectors(self, user: str, kind: InterestKind = "long_term", k: int = 5) -> list[InterestVector]:
         """Vectors to search candidates from: the user's strongest, current or rising interests."""
-        if kind not in ("long_term", "short_term", "rising"):
+        if kind not in INTEREST_KINDS:
             raise ValueError(f"unknown interest kind {kind!r}: use long_term, short_term or rising")
         with self._lock:
-            memory = self._memory(user)
-            titles, pairs_of = self._context(memory)
-            values = self._digests.values(memory, memory.last, pairs_of)
-            labels = self._labels()
+            return self._interests(self._memory(user), (kind,), k)[kind]
+
+    def snapshot(self, user: str, per_kind: int = 3) -> UserSnapshot:
+        """The user as one request sees it, read once (see :mod:`memory.snapshot`): ``per_kind`` interest
+        vectors of each kind and every event with its vector (the evidence); an unknown user's is empty."""
+        with self._lock:
+            memory = self._users.load([user]).get(user)
+            if memory is None:
+                return UserSnapshot(user=user)
+            interests = self._interests(memory, INTEREST_KINDS, per_kind)
+            history = tuple(self.store.user_events(user, vectors=True))
+            return UserSnapshot(
+                user=user, version=memory.version, recent=tuple(memory.window), seen=frozenset(memory.seen),
+                disliked=frozenset(memory.disliked), history=history,
+                interests=MappingProxyType({kind: tuple(found) for kind, found in interests.items()}),
+            )
+
+    def _interests(
+        self, memory: UserMemory, kinds: Sequence[InterestKind], k: int
+    ) -> dict[InterestKind, list[InterestVector]]:
+        """The top ``k`` interest vectors of each kind, from one pass over the user's values."""
+        _, pairs_of = self._context(memory)
+        values = self._digests.values(memory, memory.last, pairs_of)
+        labels = self._labels()
+        found: dict[InterestKind, list[InterestVector]] = {}
+        for kind in kinds:
             if kind == "long_term":
                 ranked = [n for n in _by_value(values.topics) if values.topics[n] > 0][:k]
-                return [
+                found[kind] = [
                     InterestVector(n, labels.get(n, n), kind, values.share[n], self._topic_vector(memory, n))
                     for n in ranked
                 ]
+                continue
             if kind == "short_term":
                 ranked = [n for n in _by_value(values.short) if values.short[n] > 0][:k]
                 weights = values.short_share
@@ -197,10 +219,11 @@ class InterestMemory:
                 threshold = self.settings.memory.trend_threshold
                 ranked = [n for n in _by_value(trends) if trends[n] > threshold and values.short.get(n, 0) > 0][:k]
                 weights = trends
-            return [
+            found[kind] = [
                 InterestVector(n, labels.get(n, n), kind, weights[n], self._recent_vector(memory, n, pairs_of))
                 for n in ranked
             ]
+        return found
 
     def search_history(self, user: str, query: str | np.ndarray, k: int = 10) -> list[HistoryMatch]:
         """The user's own events most similar in meaning to ``query`` (text or vector)."""
@@ -211,8 +234,17 @@ class InterestMemory:
         """:meth:`search_history` for several query vectors: the user's events are read once."""
         with self._lock:
             rows = self.store.user_events(user, vectors=True)
-            found = nearest_rows(rows, vectors, k)
-            entries = self.catalog.entries(str(row.metadata["item"]) for hits in found for row, _ in hits)
+        return self._history_matches(rows, vectors, k)
+
+    def history_matches(
+        self, snapshot: UserSnapshot, vectors: Sequence[np.ndarray], k: int = 10
+    ) -> list[list[HistoryMatch]]:
+        """:meth:`search_history_many` over the events a snapshot already holds (no read of the user)."""
+        return self._history_matches(snapshot.history, vectors, k)
+
+    def _history_matches(self, rows: Sequence[Row], vectors: Sequence[np.ndarray], k: int) -> list[list[HistoryMatch]]:
+        found = nearest_rows(rows, vectors, k)
+        entries = self.catalog.entries(str(row.metadata["item"]) for hits in found for row, _ in hits)
         titles = {item_id: entry.title for item_id, entry in entries.items()}
         return [[_history_match(row.metadata, similarity, titles) for row, similarity in hits] for hits in found]
 

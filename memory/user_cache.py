@@ -10,17 +10,14 @@ user's seq-th event) and a checkpoint of the derived rows covering the first N o
 - Before a cached user is used, the row of their next event (seq + 1) is looked up by
   id; if another process logged it, it and any later ones are folded in. So every call
   costs one get by id, whatever the history length, and several processes can share one
-  Chroma (a user's writes should still go through one process at a time). Inside
-  :meth:`UserCache.checked_once` a thread makes that probe once per user, not at every read:
-  one recommendation reads the memory eight times and each probe costs a Chroma get.
+  Chroma (a user's writes should still go through one process at a time). A request
+  reads a user once, as a :class:`memory.snapshot.UserSnapshot`, so it pays that probe once.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 from memory.catalog import Catalog
 from memory.interests import MemoryMath, UserMemory
@@ -42,32 +39,15 @@ class UserCache:
         self._math = math_
         self._capacity = capacity
         self._memories: OrderedDict[str, UserMemory] = OrderedDict()
-        self._scope = threading.local()  # .checked: users this thread already probed in its block
-
-    @contextmanager
-    def checked_once(self) -> Iterator[None]:
-        """Within the block, this thread checks each user against the log once (a consistent read of
-        one request); nested blocks share the outer one. Never hold it across a generator's yield."""
-        if getattr(self._scope, "checked", None) is not None:
-            yield
-            return
-        self._scope.checked = set()
-        try:
-            yield
-        finally:
-            self._scope.checked = None
 
     def load(self, users: Iterable[str]) -> dict[str, UserMemory]:
         """The current memory of each user that has one (users without events are absent)."""
         wanted = sorted(set(users))
-        checked: set[str] | None = getattr(self._scope, "checked", None)
         cached = {user: self._memories[user] for user in wanted if user in self._memories}
-        self._catch_up({user: memory for user, memory in cached.items() if checked is None or user not in checked})
+        self._catch_up(cached)
         found = {**cached, **self._read([user for user in wanted if user not in cached])}
         for memory in found.values():
             self.put(memory)
-        if checked is not None:
-            checked.update(found)
         return found
 
     def put(self, memory: UserMemory) -> None:

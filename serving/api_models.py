@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from agent.conversation import MAX_MESSAGE_CHARS
+from agent.chat.conversation import MAX_MESSAGE_CHARS
 from agent.profiler import ProfileResult
-from agent.refinement import Refinement
+from agent.pipeline.refinement import Refinement
 from memory.digest_models import InterestNode, TrajectoryPoint
 from memory.models import Event, Item
 

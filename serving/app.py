@@ -1,6 +1,6 @@
 """The HTTP API: a thin FastAPI layer over one `ShiftRecService` (no recommendation logic here).
 
-``create_app(service, settings)`` builds it; ``shiftrec serve`` runs it with uvicorn, and
+``create_app(service, api_settings)`` builds it; ``shiftrec serve`` runs it with uvicorn, and
 ``serve_in_background`` runs it in a thread for tests and the serving benchmark.
 """
 
@@ -26,10 +26,10 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.conversation import SessionMismatchError
-from agent.records import RecommendationRecord, UnknownRecordError
+from agent.chat.conversation import SessionMismatchError
+from agent.explain.records import RecommendationRecord, UnknownRecordError
 from agent.service_models import FeedbackResult, UnknownItemError
-from agent.why import UnknownRecommendedItemError, WhyAnswer
+from agent.explain.why import UnknownRecommendedItemError, WhyAnswer
 from memory.catalog import CatalogReport
 from memory.ingest import ConcurrentWriteError, IngestError, IngestReport, MemoryWriteError
 from memory.service_models import DeletionReport, UnknownUserError, UserExport
@@ -49,7 +49,7 @@ from serving.api_models import (
 )
 from serving.auth import AdminDep, CallerDep, KeyRing, UserDep, is_loopback
 from serving.openai_facade import openai_router
-from serving.settings import Settings
+from serving.settings import ApiSettings
 from serving.sse import chat_router
 
 if TYPE_CHECKING:
@@ -63,21 +63,22 @@ own user only. With no keys configured (the local demo) only clients on the same
 Errors are `{"error": {"type", "message"}}`; the message says what to change."""
 
 
-def create_app(service: ShiftRecService, settings: Settings) -> FastAPI:
+def create_app(service: ShiftRecService, api: ApiSettings) -> FastAPI:
+    """The API over ``service``; ``api`` says who may call it and how large a request may be."""
     app = FastAPIOffline(title="ShiftRec API", version="0.1.0", description=DESCRIPTION, responses=ERROR_RESPONSES)
-    app.state.keys = KeyRing(settings.api)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.state.keys = KeyRing(api)
+    app.add_middleware(BodySizeLimit, max_bytes=api.max_body_bytes)
     app.add_middleware(ErrorsAsJson)  # added last: outside the size limit
     install_error_handlers(app)
     app.include_router(_health_router(service))
-    app.include_router(_catalog_router(service, settings))
+    app.include_router(_catalog_router(service, api))
     app.include_router(_users_router(service))
     app.include_router(chat_router(service))
     app.include_router(openai_router(service))
-    if settings.api.open_mode:
+    if api.open_mode:
         logger.warning("no API keys configured: only clients on this machine are served, each with admin rights; "
                        "set SHIFTREC_API__ADMIN_KEY and SHIFTREC_API__USER_KEYS before serving other hosts")
-    if settings.api.ui:
+    if api.ui:
         _mount_ui(app, service)
     return app
 
@@ -249,12 +250,12 @@ def _health_router(service: ShiftRecService) -> APIRouter:
     return router
 
 
-def _catalog_router(service: ShiftRecService, settings: Settings) -> APIRouter:
+def _catalog_router(service: ShiftRecService, api: ApiSettings) -> APIRouter:
     router = APIRouter(tags=["ingest"])
 
     @router.post("/items", response_model=CatalogReport, summary="Add or update catalog items (admin, all or nothing)")
     def add_items(batch: ItemBatch, caller: AdminDep) -> CatalogReport:
-        _refuse_large(len(batch.items), settings.api.max_items_per_request, "items")
+        _refuse_large(len(batch.items), api.max_items_per_request, "items")
         return service.memory.add_items(batch.items)
 
     @router.post("/events", response_model=IngestReport, summary="Add behaviour events (admin, all or nothing)")

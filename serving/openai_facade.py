@@ -20,8 +20,8 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.conversation import MAX_MESSAGE_CHARS, ChatEvent
-from agent.records import RecommendationRecord
+from agent.chat.conversation import MAX_MESSAGE_CHARS, ChatEvent
+from agent.explain.records import RecommendationRecord
 from memory.tokens import count_tokens
 from serving.auth import CallerDep, Principal, check_user_access
 from serving.sse import failure_body, started_chat

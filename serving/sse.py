@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Depends
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from agent.conversation import ChatEvent
+from agent.chat.conversation import ChatEvent
 from serving.api_models import ChatRequest, ErrorBody, ErrorResponse
 from serving.auth import UserDep
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from agent.conversation import ChatEvent
+from agent.chat.conversation import ChatEvent
 from agent.profiler import ProfileResult
-from agent.records import RecommendationRecord
+from agent.explain.records import RecommendationRecord
 from agent.service import ShiftRecService
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
 from memory.service_models import UnknownUserError

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from agent.profiler import ProfileResult
-from agent.records import Explanation, RecommendationRecord, RecommendedItem
-from agent.why import WhyAnswer
+from agent.explain.records import Explanation, RecommendationRecord, RecommendedItem
+from agent.explain.why import WhyAnswer
 from memory.digest_models import InterestNode
 
 TRAJECTORY_COLUMNS = ["week", "strength", "interest"]

@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.behaviour import BehaviourModels
-from agent.intents import Intent, RoutedIntent
-from agent.llm import LLM, LLMUnavailableError, Message, RawCompletion
-from agent.sequential import SequentialConfig
+from agent.rankers.behaviour import BehaviourModels
+from agent.chat.intents import Intent, RoutedIntent
+from agent.llm.interface import LLM, LLMUnavailableError, Message, RawCompletion
+from agent.rankers.sequential import SequentialConfig
 from agent.service import ShiftRecService
 from memory.service import InterestMemory
+from serving.settings import load_settings
 from tests.memory_support import BagOfWordsEmbedder, comedy_then_scifi, event, memory_settings, movie_catalog
 
 TINY_SASREC = SequentialConfig(max_len=10, hidden=16, blocks=1, epochs=2, batch_size=16)
@@ -101,6 +102,7 @@ def loaded_memory(data_dir: Path) -> InterestMemory:
 
 def build_service(data_dir: Path, llm: LLM | None, **agent: object) -> ShiftRecService:
     memory = loaded_memory(data_dir)
-    settings = memory.settings.model_copy(update={"agent": memory.settings.agent.model_copy(update=agent)})
+    base = load_settings(data_dir=data_dir).agent_config
+    settings = base.model_copy(update={"agent": base.agent.model_copy(update=agent)})
     behaviour = BehaviourModels.from_log(memory.event_log(), data_dir / "sasrec.pt", config=TINY_SASREC)
     return ShiftRecService(settings, memory, llm, behaviour, FixedRouter())

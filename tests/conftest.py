@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.llm_fake import ScriptedLLM
+from agent.llm.fake import ScriptedLLM
 from serving.offline import OFFLINE_ENV
 from tests.memory_support import chroma_server_url, memory_backend  # noqa: F401  (memory suites' fixtures)
 

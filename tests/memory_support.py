@@ -22,7 +22,8 @@ import pytest
 from memory.embeddings import Embedder
 from memory.models import Event, Item
 from memory.service import InterestMemory
-from serving.settings import Settings, load_settings
+from memory.settings import MemoryConfig
+from serving.settings import load_settings
 from tests.fakes import bag_of_words_embed
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -70,8 +71,9 @@ def comedy_then_scifi(user: str = "ana", per_genre: int = 20) -> list[Event]:
     return events
 
 
-def memory_settings(data_dir: Path, chroma_url: str | None = None, **memory: object) -> Settings:
-    base = load_settings(data_dir=data_dir, chroma_url=chroma_url)
+def memory_settings(data_dir: Path, chroma_url: str | None = None, **memory: object) -> MemoryConfig:
+    """What a memory in ``data_dir`` (or on the server at ``chroma_url``) opens with, ``memory`` overridden."""
+    base = load_settings(data_dir=data_dir, chroma_url=chroma_url).memory_config
     return base.model_copy(update={"memory": base.memory.model_copy(update=memory)})
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.records import UnknownRecordError
-from agent.refinement import Refinement
+from agent.explain.records import UnknownRecordError
+from agent.pipeline.refinement import Refinement
 from agent.service import ShiftRecService
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent, UnknownItemError
-from agent.why import UnknownRecommendedItemError
+from agent.explain.why import UnknownRecommendedItemError
 from memory.models import Item
 from tests.agent_support import SchemaLLM, build_service
 
@@ -159,7 +159,7 @@ def test_a_stated_preference_seeds_short_term_interests(tmp_path: Path):
 def test_a_new_item_without_interactions_is_found_through_its_text(tmp_path: Path):
     service = build_service(tmp_path, None)
     service.memory.add_items([Item(id="sf-new", title="Galaxy robot uprising future", categories=["Sci-Fi"])])
-    candidates = service._candidates.generate("bob")
+    candidates = service._candidates.generate(service.memory.snapshot("bob"))
     assert any("sf-new" in scores for source, scores in candidates.per_source.items() if source.startswith("memory"))
     assert "sf-new" not in service.behaviour.item_ids  # no behaviour source knows it
 
@@ -248,14 +248,14 @@ def test_explanations_share_one_prompt_prefix_and_cite_only_their_own_events(tmp
 
 
 def test_evidence_is_only_related_past_items(tmp_path: Path):
-    from agent.explanations import Pick
+    from agent.explain.explainer import Pick
 
     service = build_service(tmp_path, None)
     entries = service.memory.catalog.entries(["dr3", "sf20"])
-    drama = service._explainer.evidence_options("ana", entries["dr3"])
+    drama = service._explainer.evidence_options(service.memory.snapshot("ana"), entries["dr3"])
     assert drama == []  # ana never liked anything near a courtroom drama
-    scifi = service._explainer.evidence_options("ana", entries["sf20"])
+    scifi = service._explainer.evidence_options(service.memory.snapshot("ana"), entries["sf20"])
     assert scifi and all(ref.item_id.startswith(("sf", "cross")) for ref in scifi)
     items = service.memory.get_items(["dr3"])
-    [(_, explanation)] = list(service._explainer.explain_all("ana", [Pick(items["dr3"], entries["dr3"], None)]))
+    [(_, explanation)] = list(service._explainer.explain_all(service.memory.snapshot("ana"), [Pick(items["dr3"], entries["dr3"], None)]))
     assert explanation.evidence == [] and explanation.reason.startswith("Often chosen next")

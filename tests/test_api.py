@@ -29,8 +29,7 @@ KEYED = ApiSettings(admin_key=ADMIN_KEY, user_keys={ANA_KEY: "ana", BOB_KEY: "bo
 @contextmanager
 def running_api(service: ShiftRecService, api: ApiSettings) -> Iterator[str]:
     """The real app for ``service`` on a free loopback port; yields its base URL."""
-    settings = service.settings.model_copy(update={"api": api})
-    with serve_in_background(create_app(service, settings)) as url:
+    with serve_in_background(create_app(service, api)) as url:
         yield url
 
 
@@ -128,7 +127,7 @@ def test_keys_come_from_the_environment_and_short_keys_are_refused(monkeypatch: 
 def test_without_keys_only_clients_on_this_machine_are_served(service: ShiftRecService,
                                                              caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.WARNING, logger="serving.app"):
-        app = create_app(service, service.settings.model_copy(update={"api": ApiSettings(ui=False)}))
+        app = create_app(service, ApiSettings(ui=False))
     assert "no API keys configured" in caplog.text
 
     async def get_from(host: str) -> httpx.Response:

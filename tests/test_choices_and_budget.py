@@ -7,9 +7,9 @@ import json
 import pytest
 from pydantic import BaseModel, Field
 
-from agent.choices import Choice, constrained_schema
-from agent.output_budget import UnboundedSchemaError, longest_output_chars, max_output_tokens
-from agent.outputs import RerankOutput
+from agent.llm.choices import Choice, constrained_schema
+from agent.llm.output_budget import UnboundedSchemaError, longest_output_chars, max_output_tokens
+from agent.llm.outputs import RerankOutput
 
 
 class Titled(BaseModel):

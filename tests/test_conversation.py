@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.conversation import SessionMismatchError
-from agent.intents import Intent
+from agent.chat.conversation import SessionMismatchError
+from agent.chat.intents import Intent
 from memory.tokens import count_tokens
 from tests.agent_support import SchemaLLM, build_service
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.cooccurrence import CooccurrenceConfig, ItemKNN
-from agent.sequences import build_user_sequences
+from agent.rankers.cooccurrence import CooccurrenceConfig, ItemKNN
+from agent.rankers.sequences import build_user_sequences
 
 DAY = 86400.0
 

@@ -56,9 +56,8 @@ def test_user_ids_are_cut_out_of_paths_and_log_records():
 
 def test_after_deletion_nothing_of_the_user_is_left_in_any_collection_or_log_line(tmp_path: Path):
     service = build_service(tmp_path / "data", SchemaLLM())
-    settings = service.settings.model_copy(update={"api": KEYED})
     try:
-        app = create_app(service, settings)
+        app = create_app(service, KEYED)
         with serve_in_background(app, log_level="info") as url, captured_logs() as logs:  # after uvicorn's set-up
             with client(url, ADMIN_KEY) as admin:
                 assert admin.post("/events", json={"events": events_for(DOOMED, ["sf1", "sf2", "sf3", "com1"])}

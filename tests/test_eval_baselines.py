@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.sequences import build_user_sequences, leave_one_out
-from agent.sequential import SequentialConfig
+from agent.rankers.sequences import build_user_sequences, leave_one_out
+from agent.rankers.sequential import SequentialConfig
 from bench.eval import baselines
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.fusion import fuse
+from agent.pipeline.fusion import fuse
 from bench.eval.fusion_eval import (
     SOURCES, fused_pools, fused_ranks, fused_scores, grid, retrieval_table, sampled_table, select_weights,
 )

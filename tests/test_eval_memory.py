@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.sequences import build_user_sequences, leave_one_out
+from agent.rankers.sequences import build_user_sequences, leave_one_out
 from bench.eval.memory_source import SOURCES, EvalMemory
 from bench.eval.protocols import PROTOCOLS, ProtocolData
 from memory.movielens import MovieLens, Ratings

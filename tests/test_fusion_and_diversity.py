@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.diversity import intra_list_diversity, mmr
-from agent.fusion import fuse, zscores
-from agent.ranking import RankedCandidate, diversify
+from agent.pipeline.diversity import intra_list_diversity, mmr
+from agent.pipeline.fusion import fuse, zscores
+from agent.pipeline.shortlist import RankedCandidate, diversify
 from memory.catalog import CatalogEntry
-from serving.settings import AgentSettings
+from agent.settings import AgentSettings
 
 
 def test_zscores_standardise_and_constant_sources_are_silent():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.guards import leaks_instructions
+from agent.explain.guards import leaks_instructions
 from bench.redteam import redteam_cases, run_redteam
 from prompts.loader import load_prompt
 from tests.agent_support import SchemaLLM, build_service
@@ -33,8 +33,8 @@ def test_no_red_team_case_breaks_the_service_with_fakes(tmp_path: Path):
 
 def test_the_checks_do_find_a_planted_leak(tmp_path: Path):
     from bench.redteam import _violations
-    from agent.conversation import ChatEvent
-    from agent.intents import Intent
+    from agent.chat.conversation import ChatEvent
+    from agent.chat.intents import Intent
 
     service = build_service(tmp_path, None)
     bob_event = service.export_user("bob").events[0]["event_id"]
@@ -45,7 +45,7 @@ def test_the_checks_do_find_a_planted_leak(tmp_path: Path):
 
 
 def test_shared_words_that_are_labels_ids_instructions_or_empty_are_not_shown():
-    from agent.guards import unfit_shared_words
+    from agent.explain.guards import unfit_shared_words
 
     assert unfit_shared_words("both are tense space horror") is None
     assert "label or id" in unfit_shared_words("e1 and e2")
@@ -61,9 +61,9 @@ def test_shared_words_that_are_labels_ids_instructions_or_empty_are_not_shown():
 def test_the_reason_names_what_it_cites_and_fits_the_length_limit():
     from datetime import datetime, timezone
 
-    from agent.explanations import linked_reason
-    from agent.outputs import REASON_MAX_CHARS
-    from agent.records import EvidenceRef
+    from agent.explain.explainer import linked_reason
+    from agent.llm.outputs import REASON_MAX_CHARS
+    from agent.explain.records import EvidenceRef
 
     def ref(title: str) -> EvidenceRef:
         return EvidenceRef(event_id=f"e-{title}", item_id=title, title=title, action="rate", value=5.0,

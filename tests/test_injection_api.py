@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from agent.guards import leaks_instructions
+from agent.explain.guards import leaks_instructions
 from agent.service import ShiftRecService
 from bench.redteam import redteam_cases
 from tests.test_api import ADMIN_KEY, ANA_KEY, client, sse_events

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from agent.llm import LLMOutputError, LLMUnavailableError, Message, RawCompletion
-from agent.llm_fake import ScriptedLLM
-from agent.outputs import RankedItem, RerankOutput
+from agent.llm.interface import LLMOutputError, LLMUnavailableError, Message, RawCompletion
+from agent.llm.fake import ScriptedLLM
+from agent.llm.outputs import RankedItem, RerankOutput
 
 CHOICES = {"candidates": ["i1", "i2", "i3"], "events": ["e1", "e2"], "interests": ["t:sci-fi", "t:comedy"]}
 MESSAGES = [Message("system", "rank"), Message("user", "please")]

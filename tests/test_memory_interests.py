@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from memory.interests import MemoryMath, UserMemory, WindowEvent, recency
-from serving.settings import MemorySettings
+from memory.settings import MemorySettings
 
 DAY = 86400.0
 MATH = MemoryMath.from_settings(

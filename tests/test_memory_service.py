@@ -289,16 +289,15 @@ def test_a_writer_racing_for_the_same_log_position_is_refused(memory: InterestMe
 
 
 
-def test_one_read_is_a_consistent_view_that_catches_up_after(memory_backend: str | None, tmp_path: Path):
+def test_a_snapshot_is_a_consistent_view_and_the_next_one_catches_up(memory_backend: str | None, tmp_path: Path):
     first = open_memory(tmp_path, memory_backend)
     first.ingest(comedy_then_scifi("kim", per_genre=8), progress=False)
     second = InterestMemory.open(first.settings, first.embedder)
-    before = second.memory_version("kim")
-    with second.one_read():
-        assert second.memory_version("kim") == before
-        first.record(event("kim", "dr3", 17))  # another process logs an event mid-request
-        with second.one_read():  # nested: the same view
-            assert second.memory_version("kim") == before, "checked once per block, not at every read"
-        assert "dr3" not in {e.item for e in second.recent_events("kim")}
-    assert second.memory_version("kim") == first.memory_version("kim") != before, "caught up after the block"
-    assert "dr3" in {e.item for e in second.recent_events("kim")}
+    before = second.snapshot("kim")
+    first.record(event("kim", "dr3", 17))  # another process logs an event mid-request
+    assert before.version != first.memory_version("kim"), "the snapshot keeps the view it was read with"
+    assert "dr3" not in before.recent_items and "dr3" not in before.seen
+    assert len(before.history) == 16
+    after = second.snapshot("kim")
+    assert after.version == first.memory_version("kim"), "the next snapshot caught up"
+    assert after.recent_items[-1] == "dr3" and "dr3" in after.seen and len(after.history) == 17

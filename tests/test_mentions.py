@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.mentions import mentioned_items, normalise_title, position_reference
+from agent.chat.mentions import mentioned_items, normalise_title, position_reference
 
 ITEMS = [
     ("127", "Godfather, The (1972)"),

@@ -9,9 +9,9 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
-from agent.conversation import ChatEvent
-from agent.intents import Intent
-from agent.records import Explanation, RecommendationRecord
+from agent.chat.conversation import ChatEvent
+from agent.chat.intents import Intent
+from agent.explain.records import Explanation, RecommendationRecord
 from agent.service import ShiftRecService
 from serving.openai_facade import ReplyComposer
 from tests.test_api import ADMIN_KEY, ANA_KEY, api_url, service  # noqa: F401  (the API tests' module fixtures)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm import LLMUnavailableError
-from agent.llm_fake import ScriptedLLM
-from agent.outputs import InterestProfile, PredictedShift
+from agent.llm.interface import LLMUnavailableError
+from agent.llm.fake import ScriptedLLM
+from agent.llm.outputs import InterestProfile, PredictedShift
 from agent.profiler import Profiler, baseline_profile
 from memory.service import InterestMemory
 from tests.memory_support import BagOfWordsEmbedder, comedy_then_scifi, event, memory_settings, movie_catalog

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from agent.ranking_metrics import (
+from agent.rankers.ranking_metrics import (
     average_precision_at_k,
     evaluate_full_ranking,
     hit_rate_at_k,
@@ -17,7 +17,7 @@ from agent.ranking_metrics import (
     sample_negatives,
     target_ranks,
 )
-from agent.sequences import build_user_sequences, leave_one_out
+from agent.rankers.sequences import build_user_sequences, leave_one_out
 
 
 def test_ndcg_hit_and_ap_match_hand_computed_values():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.refinement import Refinement, parse_refinement
+from agent.pipeline.refinement import Refinement, parse_refinement
 
 TOPICS = {
     "Horror": "t:horror",

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from agent.ranking_metrics import evaluate_full_ranking
-from agent.sequences import build_user_sequences, leave_one_out, movielens_sequences
-from agent.sequential import SequentialConfig, SequentialModel, VocabularyMismatchError, train_sequential
+from agent.rankers.ranking_metrics import evaluate_full_ranking
+from agent.rankers.sequences import build_user_sequences, leave_one_out, movielens_sequences
+from agent.rankers.sequential import SequentialConfig, SequentialModel, VocabularyMismatchError
+from agent.rankers.sequential_training import train_sequential
 from memory.movielens import load_movielens
 
 NUM_ITEMS = 24

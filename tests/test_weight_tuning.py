@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from agent.behaviour import BehaviourModels
-from agent.sequences import build_user_sequences, hold_out_last
-from agent.weight_tuning import MIN_TUNING_CASES, TuningCase, choose_weights, held_out_ndcg, sample_rows
+from agent.rankers.behaviour import BehaviourModels
+from agent.rankers.sequences import build_user_sequences, hold_out_last
+from agent.rankers.weight_tuning import MIN_TUNING_CASES, TuningCase, choose_weights, held_out_ndcg, sample_rows
 from tests.agent_support import TINY_SASREC, build_service
 
 CONFIGURED = {"sequential": 1.0, "itemknn": 1.0, "popularity": 0.1, "memory_long": 0.2, "llm": 0.0}

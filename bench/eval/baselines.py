@@ -2,7 +2,7 @@
 
 Each is a ``score(histories, times) -> (users, items)`` function over one vocabulary, fitted
 on the protocol's training split only. SASRec is trained once per protocol with the
-product's MovieLens configuration (``agent.sequential_training.MOVIELENS_CONFIGS``, early
+product's MovieLens configuration (``agent.rankers.sequential_training.MOVIELENS_CONFIGS``, early
 stopping on validation NDCG@10) and cached with its measured training cost, so that the
 protocol sub-commands and ``all`` reuse one model per split.
 """
@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.cooccurrence import ItemKNN
-from agent.sequences import LeaveOneOutSplit
-from agent.sequential import SequentialModel, train_sequential
-from agent.sequential_training import MOVIELENS_CONFIGS
+from agent.rankers.cooccurrence import ItemKNN
+from agent.rankers.sequences import LeaveOneOutSplit
+from agent.rankers.sequential import SequentialModel
+from agent.rankers.sequential_training import train_sequential
+from agent.rankers.sequential_training import MOVIELENS_CONFIGS
 from bench.eval.cost import machine_load, measure
 
 Scorer = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], np.ndarray]

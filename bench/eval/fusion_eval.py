@@ -2,11 +2,11 @@
 
 One table per (protocol, split part): per user, the candidate items (the sampled 20 for
 P1; for full ranking, the union of every source's ``candidates_per_source`` best unseen
-items, as ``agent.candidates`` builds it), each source's raw score where it scored the
-item, and the z-scores ``agent.fusion.fuse`` would use (per source over the candidates
+items, as ``agent.pipeline.candidates`` builds it), each source's raw score where it scored the
+item, and the z-scores ``agent.pipeline.fusion.fuse`` would use (per source over the candidates
 it scored; an item a source did not score gets that source's floor; an absent source
 adds nothing). ``fused_ranks`` is then one tensor product per weight setting; a test
-checks its order against ``agent.fusion.fuse`` itself.
+checks its order against ``agent.pipeline.fusion.fuse`` itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.ranking_metrics import metrics_from_ranks
+from agent.rankers.ranking_metrics import metrics_from_ranks
 from bench.eval.protocols import MISS_RANK, top_unseen
 
 SOURCES = ("sequential", "itemknn", "memory_long", "memory_short", "memory_shift", "popularity")

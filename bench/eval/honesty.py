@@ -5,7 +5,7 @@
 - counterfactual: the cited events are removed from the user's history (behaviour models
   and a fresh copy of the user's memory without them), the product's ranking stage runs
   again, and we count how often the item's position falls (or it leaves the list);
-- repair: ``agent.explanations.OutputAudit`` counts LLM outputs that needed repair;
+- repair: ``agent.explain.explainer.OutputAudit`` counts LLM outputs that needed repair;
 - diversity: intra-list diversity and catalog coverage of the final top-5 lists, with the
   product's MMR (``shiftrec``) and without it (validated fusion order).
 """
@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from agent.diversity import intra_list_diversity
-from agent.explanations import Explainer, OutputAudit, Pick
+from agent.pipeline.diversity import intra_list_diversity
+from agent.explain.explainer import Explainer, OutputAudit, Pick
 from bench.eval.cost import measure
 from bench.eval.fusion_eval import fused_pools, retrieval_table
 from bench.eval.protocols import seeded_subsample
@@ -68,7 +68,7 @@ def run_honesty(run, test_table, ranker, users_count: int, seed: int, echo: Call
         """The product's explain_all over the user's shipped list, back in list order."""
         chosen = shiftrec_lists[row_of[user]]
         picks = [Pick(items[item], entries[item], None) for item in chosen]
-        written = dict(explainer.explain_all(user, picks))
+        written = dict(explainer.explain_all(memory.snapshot(user), picks))
         return [written[position] for position in range(len(picks))]
 
     for name, explainer in explainers.items():

@@ -1,6 +1,6 @@
 """The embedded LLM as a ranker: the product's one-pass label-logprob preference, labels shuffled.
 
-``agent.llm_ranking.llm_preference`` labels candidates A, B, C ... in the order given; the
+``agent.llm.preference.llm_preference`` labels candidates A, B, C ... in the order given; the
 135M model picks "A" almost always (ENVIRONMENT.md), so every request here shuffles the
 candidates with a seeded generator first and the label that won is counted, to measure
 that bias. The profile line is the deterministic digest profile (``agent.profiler.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.llm_ranking import LABELS, llm_preference
-from agent.llm_vllm import VllmLLM
+from agent.llm.preference import LABELS, llm_preference
+from agent.llm.vllm_client import VllmLLM
 from agent.profiler import baseline_profile
 from memory.models import Item
 from serving.settings import load_settings

@@ -6,7 +6,7 @@ ingested; before the test cases each user's validation event is recorded through
 online path (as the product would see it), so the test history equals train + validation.
 
 A source's score for an item is the product's: the highest cosine between the item's
-vector and the user's interest vectors of that kind (``agent.candidates.VECTORS_PER_KIND``
+vector and the user's interest vectors of that kind (``agent.pipeline.candidates.VECTORS_PER_KIND``
 of them). Here it is computed exactly over the catalog vectors from the memory, so any
 candidate list can be scored (the product asks Chroma for the nearest 30 instead).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.candidates import MEMORY_SOURCES, VECTORS_PER_KIND
+from agent.pipeline.candidates import MEMORY_SOURCES, VECTORS_PER_KIND
 from bench.eval.cost import measure
 from bench.eval.protocols import ProtocolData
 from memory.embeddings import MiniLMEmbedder
@@ -43,7 +43,7 @@ class EvalMemory:
         self._folder = tempfile.TemporaryDirectory(prefix="shiftrec-eval-")
         settings = load_settings(data_dir=Path(self._folder.name), chroma_url=None)
         self.settings = settings
-        self.memory = InterestMemory.open(settings, embedder or MiniLMEmbedder(threads=1))
+        self.memory = InterestMemory.open(settings.memory_config, embedder or MiniLMEmbedder(threads=1))
         self.costs: dict[str, dict] = {}
         self._ratings = self._rating_lookup()
         self._position = {user: i for i, user in enumerate(data.split.train.users)}

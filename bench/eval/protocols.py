@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.ranking_metrics import metrics_from_ranks
-from agent.sequences import EvaluationCases, LeaveOneOutSplit, UserSequences, build_user_sequences, leave_one_out
+from agent.rankers.ranking_metrics import metrics_from_ranks
+from agent.rankers.sequences import EvaluationCases, LeaveOneOutSplit, UserSequences, build_user_sequences, leave_one_out
 
 NEGATIVES = 19
 RERANK_DEPTH = 20
@@ -170,7 +170,7 @@ class ProtocolData:
 def load_protocol(protocol: str) -> ProtocolData:
     from dataclasses import replace
 
-    from agent.sequences import movielens_sequences
+    from agent.rankers.sequences import movielens_sequences
     from memory.movielens import load_movielens
 
     spec = PROTOCOLS[protocol]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.candidates import CandidateSet
-from agent.ranking import RankedCandidate, diversify, fused_pool, with_source
+from agent.pipeline.candidates import CandidateSet
+from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source
 from bench.eval.baselines import itemknn_scorer, popularity_scorer, sequential_model
 from bench.eval.cost import machine_load, measure
 from bench.eval.fusion_eval import (
@@ -29,8 +29,8 @@ from bench.eval.protocols import (
     MISS_RANK, PROTOCOLS, RERANK_DEPTH, candidate_ranks, full_ranks, load_protocol, protocol_metrics,
     sampled_candidates, seeded_subsample,
 )
-from agent.ranking_metrics import metrics_from_ranks
-from agent.weight_tuning import (
+from agent.rankers.ranking_metrics import metrics_from_ranks
+from agent.rankers.weight_tuning import (
     TUNED_SOURCES, TuningCase, WeightChoice, choose_weights, held_out_ndcg, sample_rows,
 )
 from serving.settings import AgentSettings
@@ -189,7 +189,7 @@ class RankingRun:
 
     def shipped_weights(self, validation: CandidateTable, targets: np.ndarray) -> WeightChoice:
         """What the product would serve on this protocol's log: its start-up tuning, run on the
-        validation cases of ``tuning_users`` users sampled the product's way (agent/weight_tuning.py)."""
+        validation cases of ``tuning_users`` users sampled the product's way (agent/rankers/weight_tuning.py)."""
         cases = []
         for row in sample_rows(len(validation.users), self.agent.tuning_users):
             proposals = {s: {self.ids[i]: v for i, v in scores.items()}

@@ -218,11 +218,11 @@ def markdown(sections: dict, result: dict, plots: list[str]) -> str:
               "test targets are scored once with the chosen weights.",
               "- `memory`: the product's three memory sources (long / short / shift interest vectors of a real "
               "InterestMemory, temporary Chroma, MiniLM, TRAINING events only, validation event recorded online "
-              "before test); `fusion`: the product's z-score fusion (agent.fusion semantics) of SASRec, item-kNN, "
+              "before test); `fusion`: the product's z-score fusion (agent.pipeline.fusion semantics) of SASRec, item-kNN, "
               "the memory sources and popularity; `shiftrec`: the product's ranking stage with its shipped settings "
               "(AgentSettings defaults: weights, 30 candidates per source, pool 20, MMR + topic cap); "
               "`fusion_llm`: fusion's top-20 pool re-fused with the one-pass LLM preference (labels shuffled, "
-              "agent.ranking.with_source); `llm_only`: the LLM alone orders the same 20.",
+              "agent.pipeline.shortlist.with_source); `llm_only`: the LLM alone orders the same 20.",
               "- Subsamples (seeded): ML-1M memory users and LLM users as listed per protocol; ML-100K: every user "
               "has a memory. Every model is also reported on the subsamples, so comparisons are on identical users.",
               "- Published numbers come from their papers' own splits, filters and code: they are context, not a "

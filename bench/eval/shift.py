@@ -142,7 +142,7 @@ class ShiftMemory:
 
         self._folder = tempfile.TemporaryDirectory(prefix="shiftrec-eval-shift-")
         settings = load_settings(data_dir=Path(self._folder.name), chroma_url=None)
-        self.memory = InterestMemory.open(settings, MiniLMEmbedder(threads=1))
+        self.memory = InterestMemory.open(settings.memory_config, MiniLMEmbedder(threads=1))
         self.costs = {}
         with measure("shift_catalog") as cost:
             self.memory.add_items(list(movielens.items))

@@ -1,6 +1,6 @@
 """Real servers shared by the integration tests: one embedded vLLM for the whole session.
 
-Use ``vllm_llm`` for an :class:`~agent.llm.LLM` on the real model, ``vllm_server`` for the
+Use ``vllm_llm`` for an :class:`~agent.llm.interface.LLM` on the real model, ``vllm_server`` for the
 server itself (its settings, base_url, log). Starting vLLM costs 20-70 s on 2 cores, so it
 happens once, on first use, and is stopped when the session ends.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.behaviour import BehaviourModels
-from agent.intents import IntentClassifier, IntentRouter
-from agent.llm_vllm import VllmLLM
-from agent.sequential import SequentialConfig
+from agent.rankers.behaviour import BehaviourModels
+from agent.chat.intents import IntentClassifier, IntentRouter
+from agent.llm.vllm_client import VllmLLM
+from agent.rankers.sequential import SequentialConfig
 from agent.service import ShiftRecService
 from memory.movielens import load_movielens
 from memory.service import InterestMemory
@@ -81,7 +81,7 @@ def movielens_service(tmp_path_factory: pytest.TempPathFactory, vllm_llm) -> Ite
     """The whole agent for real on 60 MovieLens-100K users (each test uses its own users)."""
     folder: Path = tmp_path_factory.mktemp("agent-ml100k")
     settings = load_settings(data_dir=folder, cache_dir=folder / "cache")
-    memory = InterestMemory.open(settings)
+    memory = InterestMemory.open(settings.memory_config)
     data = load_movielens("ml-100k")
     memory.add_items(list(data.items))
     memory.ingest(data.events(MOVIELENS_USERS), progress=False)
@@ -89,7 +89,7 @@ def movielens_service(tmp_path_factory: pytest.TempPathFactory, vllm_llm) -> Ite
         memory.event_log(), folder / "sasrec.pt", config=SequentialConfig(max_len=30, hidden=32, epochs=3)
     )
     router = IntentRouter(IntentClassifier.cached(memory.embedder.embed, settings.cache_dir))
-    built = ShiftRecService(settings, memory, vllm_llm, behaviour, router)
+    built = ShiftRecService(settings.agent_config, memory, vllm_llm, behaviour, router)
     yield built
     built.close()
     memory.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.intents import Intent
+from agent.chat.intents import Intent
 from agent.service import ShiftRecService
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ def test_the_llm_profile_names_only_the_users_interests(movielens_service: Shift
 
 
 def test_the_one_pass_llm_preference_scores_every_candidate(movielens_service: ShiftRecService):
-    from agent.llm_ranking import llm_preference
+    from agent.llm.preference import llm_preference
 
     record = movielens_service.recommend("9", count=8, explain=False)
     items = movielens_service.memory.get_items([entry.item_id for entry in record.items])

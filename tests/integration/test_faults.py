@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.behaviour import BehaviourModels
-from agent.llm_vllm import VllmLLM
+from agent.rankers.behaviour import BehaviourModels
+from agent.llm.vllm_client import VllmLLM
 from agent.service import ShiftRecService
 from bench.faults import chroma_restart_under_writes, ingest_kill_drill, llm_outage
 from bench.reliability_bench import stored_event_ids
 from memory.service import InterestMemory
 from tests.agent_support import TINY_SASREC, FixedRouter, SchemaLLM, build_service
+from serving.settings import load_settings
 from tests.integration.conftest import embedded_settings
 from tests.memory_support import BagOfWordsEmbedder, memory_settings, movie_catalog, start_chroma_server, stop
 from tests.test_api import ADMIN_KEY, KEYED, running_api
@@ -63,7 +64,8 @@ def test_no_acknowledged_event_is_lost_when_the_chroma_server_restarts_under_wri
     memory = InterestMemory.open(memory_settings(tmp_path / "data", chroma_url), BagOfWordsEmbedder())
     memory.add_items(movie_catalog())
     behaviour = BehaviourModels.from_log(memory.event_log(), tmp_path / "sasrec.pt", config=TINY_SASREC)
-    service = ShiftRecService(memory.settings, memory, SchemaLLM(), behaviour, FixedRouter())
+    agent = load_settings(data_dir=tmp_path / "data").agent_config
+    service = ShiftRecService(agent, memory, SchemaLLM(), behaviour, FixedRouter())
     try:
         with running_api(service, KEYED) as url:
             log, holder["process"] = chroma_restart_under_writes(url, ADMIN, holder["process"],

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from agent.prompting import PromptResult, run_prompt
+from agent.llm.prompting import PromptResult, run_prompt
 from bench.llm_bench import RerankCase, rerank_cases
 from serving.llm_server import EmbeddedLLMServer, LLMServerError
 from serving.model_convert import chat_template, model_problems

@@ -31,8 +31,8 @@ def test_shiftrec_chroma_url_puts_the_memory_on_the_server(
     monkeypatch.setenv("SHIFTREC_CHROMA_URL", chroma_server_url)
     monkeypatch.setenv("SHIFTREC_DATA_DIR", str(tmp_path))
     settings = load_settings()  # as every entry point builds it
-    InterestMemory.open(settings, BagOfWordsEmbedder()).store.drop_collections()  # a clean server
-    memory = InterestMemory.open(settings, BagOfWordsEmbedder())
+    InterestMemory.open(settings.memory_config, BagOfWordsEmbedder()).store.drop_collections()  # a clean server
+    memory = InterestMemory.open(settings.memory_config, BagOfWordsEmbedder())
     memory.add_items(movie_catalog())
     memory.ingest(comedy_then_scifi("sam", per_genre=3), progress=False)
     assert memory.digest("sam").events == 6
@@ -50,7 +50,7 @@ def test_the_memory_outlives_a_server_restart(tmp_path: Path):
     process, url = start_chroma_server(tmp_path)  # same --path, new process and port
     try:
         reopened = InterestMemory.open(
-            load_settings(data_dir=tmp_path / "client", chroma_url=url), BagOfWordsEmbedder()
+            load_settings(data_dir=tmp_path / "client", chroma_url=url).memory_config, BagOfWordsEmbedder()
         )
         assert reopened.memory_version("tia") == version
         assert reopened.summary("tia", 400).text == summary

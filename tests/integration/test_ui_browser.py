@@ -18,6 +18,7 @@ import pytest
 
 from agent.service import ShiftRecService
 from serving.app import create_app, serve_in_background
+from serving.settings import ApiSettings
 from tests.agent_support import SchemaLLM, build_service
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,7 @@ def ui(tmp_path: Path) -> Iterator[RunningUI]:
     history = service.memory.get_items(sorted(service.memory.seen_items("ana")))
     topics = [node.label for node in service.memory.digest("ana").long_term if node.level == "topic"]
     try:
-        with serve_in_background(create_app(service, service.settings)) as base_url:
+        with serve_in_background(create_app(service, ApiSettings())) as base_url:
             yield RunningUI(f"{base_url}/ui/", hostile_title, service.settings.agent.default_count,
                             {item.title for item in history.values()}, topics)
     finally:

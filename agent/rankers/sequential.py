@@ -1,7 +1,7 @@
 """SASRec next-item ranker: trained with torch on behaviour logs, saved with its vocabulary.
 
 DESIGN step 5 names it one of the two strongest rankers: the order of what someone just
-watched says a lot about what comes next. Training (``agent/sequential_training.py``) uses
+watched says a lot about what comes next. Training (``agent/rankers/sequential_training.py``) uses
 a softmax over the catalog, or over a shared sample of it, at every position: it converges
 in far fewer epochs than SASRec's original one-negative BCE. Early stopping keeps the epoch
 with the best validation NDCG@10.
@@ -12,7 +12,7 @@ a model trained on another catalog is refused instead of silently mis-ranking.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +20,14 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.sasrec_network import SASRecNetwork
-from agent.sequences import EvaluationCases, UserSequences
+from agent.rankers.sasrec_network import SASRecNetwork
 
 FORMAT = "shiftrec-sequential/1"
 
 
 class SequentialConfig(BaseModel):
     """SASRec hyperparameters. The defaults suit catalogs of a few thousand items; the
-    measured MovieLens choices are in ``agent.sequential_training.MOVIELENS_CONFIGS``."""
+    measured MovieLens choices are in ``agent.rankers.sequential_training.MOVIELENS_CONFIGS``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -187,18 +186,3 @@ def _require_same_vocabulary(expected: tuple[Hashable, ...], saved: tuple[Hashab
         + ". Retrain it on this catalog (`shiftrec train-sequential`) or load the matching file."
     )
 
-
-def train_sequential(
-    sequences: UserSequences,
-    config: SequentialConfig | None = None,
-    progress: bool = True,
-    validation: EvaluationCases | None = None,
-    on_epoch: Callable[[EpochReport], None] | None = None,
-) -> SequentialModel:
-    """Train SASRec on per-user sequences (see :func:`agent.sequential_training.fit`).
-
-    With ``validation``, each epoch is scored by NDCG@10 and the best epoch is kept.
-    """
-    from agent.sequential_training import fit
-
-    return fit(sequences, config or SequentialConfig(), progress, validation, on_epoch)

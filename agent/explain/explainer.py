@@ -16,15 +16,16 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
 
-from agent.guards import unfit_shared_words
-from agent.llm import LLM, LLMError
-from agent.outputs import REASON_MAX_CHARS, EvidencePick, ExplanationLink
-from agent.prompting import run_prompt
-from agent.records import EvidenceRef, Explanation
+from agent.explain.guards import unfit_shared_words
+from agent.llm.interface import LLM, LLMError
+from agent.llm.outputs import REASON_MAX_CHARS, EvidencePick, ExplanationLink
+from agent.llm.prompting import run_prompt
+from agent.explain.records import EvidenceRef, Explanation
 from memory.catalog import CatalogEntry
 from memory.models import Item
 from memory.service import InterestMemory
 from memory.service_models import HistoryMatch
+from memory.snapshot import UserSnapshot
 
 log = logging.getLogger(__name__)
 EXPLAIN_PROMPT = "explain"
@@ -100,18 +101,18 @@ class Explainer:
         self._executor = executor
         self._first_token_wait_s = first_token_wait_s
 
-    def evidence_options(self, user: str, entry: CatalogEntry) -> list[EvidenceRef]:
+    def evidence_options(self, user: UserSnapshot, entry: CatalogEntry) -> list[EvidenceRef]:
         """The user's liked past events most similar to the item and related to it, most similar first."""
         return self.evidence_options_many(user, [entry])[0]
 
-    def evidence_options_many(self, user: str, entries: list[CatalogEntry]) -> list[list[EvidenceRef]]:
-        """:meth:`evidence_options` per entry, reading the user's events once.
+    def evidence_options_many(self, user: UserSnapshot, entries: list[CatalogEntry]) -> list[list[EvidenceRef]]:
+        """:meth:`evidence_options` per entry, from the events the snapshot holds.
 
         Related: the past item shares a topic with the item, or is within RELATED_SIMILARITY
         (measured: without this, 15% of citations shared no genre and sat far away)."""
-        if not entries or not self._memory.seen_items(user):
+        if not entries or not user.seen:
             return [[] for _ in entries]
-        found = self._memory.search_history_many(user, [entry.vector for entry in entries], self._options * 4)
+        found = self._memory.history_matches(user, [entry.vector for entry in entries], self._options * 4)
         past = self._memory.catalog.entries(match.item_id for matches in found for match in matches)
         return [self._related(entry, matches, past) for entry, matches in zip(entries, found, strict=True)]
 
@@ -142,15 +143,17 @@ class Explainer:
         unique = list(dict.fromkeys(node for node in nodes if node))[:2]
         return [(node, self._memory.catalog.label(node)) for node in unique]
 
-    def templates(self, user: str, picks: list[Pick], reason: str, cold: bool) -> Iterator[tuple[int, Explanation]]:
+    def templates(
+        self, user: UserSnapshot, picks: list[Pick], reason: str, cold: bool
+    ) -> Iterator[tuple[int, Explanation]]:
         """(position, template explanation) for every pick, flagged with ``reason`` (no LLM work)."""
         options = self.evidence_options_many(user, [pick.entry for pick in picks])
         for position, pick in enumerate(picks):
             yield position, template_explanation(options[position], self.interest_options(pick), reason, cold)
 
-    def explain_all(self, user: str, picks: list[Pick]) -> Iterator[tuple[int, Explanation]]:
+    def explain_all(self, user: UserSnapshot, picks: list[Pick]) -> Iterator[tuple[int, Explanation]]:
         """(position, explanation) for every pick, in the order they are written."""
-        cold = not self._memory.seen_items(user)
+        cold = not user.seen
         if self._llm is None:
             yield from self.templates(user, picks, "no LLM configured", cold)
             return

@@ -6,7 +6,7 @@ recorded event; SASRec reads the user's newest history at every request, so it n
 refit to react to feedback. The SASRec weights are trained once and kept in the data
 folder; a saved model whose vocabulary no longer matches the log is retrained. SASRec trains
 without each user's newest event: those held-out events pick its best epoch and let the
-service tune the fusion weights on this catalog (agent/weight_tuning.py).
+service tune the fusion weights on this catalog (agent/rankers/weight_tuning.py).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.cooccurrence import ItemKNN
-from agent.sequences import EvaluationCases, UserSequences, build_user_sequences, hold_out_last
-from agent.sequential import SequentialConfig, SequentialModel, VocabularyMismatchError, train_sequential
-from agent.weight_tuning import TuningCase, sample_rows
+from agent.rankers.cooccurrence import ItemKNN
+from agent.rankers.sequences import EvaluationCases, UserSequences, build_user_sequences, hold_out_last
+from agent.rankers.sequential import SequentialConfig, SequentialModel, VocabularyMismatchError
+from agent.rankers.sequential_training import train_sequential
+from agent.rankers.weight_tuning import TuningCase, sample_rows
 
 log = logging.getLogger(__name__)
 LogRow = tuple[str, str, float, float]  # user, item, time, weight

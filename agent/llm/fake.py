@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.llm import LLM, LLMUnavailableError, Message, RawCompletion
+from agent.llm.interface import LLM, LLMUnavailableError, Message, RawCompletion
 
 
 @dataclass(frozen=True)

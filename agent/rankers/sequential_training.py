@@ -20,10 +20,10 @@ import torch
 from torch.nn import functional
 from tqdm.auto import tqdm
 
-from agent.ranking_metrics import evaluate_full_ranking
-from agent.sasrec_network import PADDING, SASRecNetwork
-from agent.sequences import EvaluationCases, UserSequences, leave_one_out, movielens_sequences
-from agent.sequential import EpochReport, SequentialConfig, SequentialModel, left_pad, train_sequential
+from agent.rankers.ranking_metrics import evaluate_full_ranking
+from agent.rankers.sasrec_network import PADDING, SASRecNetwork
+from agent.rankers.sequences import EvaluationCases, UserSequences, leave_one_out, movielens_sequences
+from agent.rankers.sequential import EpochReport, SequentialConfig, SequentialModel, left_pad
 
 VALIDATION_METRIC = "ndcg@10"
 
@@ -88,6 +88,20 @@ def _epoch_loss(
         count += int(real.sum())
     network.eval()
     return total / max(count, 1)
+
+def train_sequential(
+    sequences: UserSequences,
+    config: SequentialConfig | None = None,
+    progress: bool = True,
+    validation: EvaluationCases | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> SequentialModel:
+    """Train SASRec on per-user sequences (see :func:`fit`).
+
+    With ``validation``, each epoch is scored by NDCG@10 and the best epoch is kept.
+    """
+    return fit(sequences, config or SequentialConfig(), progress, validation, on_epoch)
+
 
 
 def fit(

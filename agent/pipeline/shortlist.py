@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from agent.candidates import CandidateSet
-from agent.diversity import mmr
-from agent.fusion import fuse, zscores
-from agent.refinement import Refinement
+from agent.pipeline.candidates import CandidateSet
+from agent.pipeline.diversity import mmr
+from agent.pipeline.fusion import fuse, zscores
+from agent.pipeline.refinement import Refinement
 from memory.catalog import CatalogEntry
-from serving.settings import AgentSettings
+from agent.settings import AgentSettings
 
 # Refinements are measured in the spread of the fused scores: a boost of 1 ("more comedies") lifts an
 # item from the bottom of the candidates to the top; "newer" moves one standard deviation of release

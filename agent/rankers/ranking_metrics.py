@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 
 import numpy as np
 
-from agent.sequences import EvaluationCases
+from agent.rankers.sequences import EvaluationCases
 
 
 def _check_k(k: int) -> None:

@@ -12,15 +12,15 @@ Seen items (unless asked for), disliked items and topics the person excluded nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.behaviour import BehaviourModels, top_items
-from agent.refinement import Refinement
+from agent.rankers.behaviour import BehaviourModels, top_items
+from agent.pipeline.refinement import Refinement
 from memory.service import InterestMemory
-from serving.settings import AgentSettings
+from memory.snapshot import UserSnapshot
+from agent.settings import AgentSettings
 
 MEMORY_SOURCES = {"long_term": "memory_long", "short_term": "memory_short", "rising": "memory_shift"}
 VECTORS_PER_KIND = 3
@@ -59,15 +59,18 @@ class CandidateGenerator:
         self._behaviour = behaviour
         self._settings = settings
 
-    def generate(self, user: str, refinement: Refinement | None = None, include_seen: bool = False) -> CandidateSet:
-        history = [event.item for event in self._memory.recent_events(user)]
-        excluded = self._memory.disliked_items(user) | (set() if include_seen else self._memory.seen_items(user))
-        result = CandidateSet(user=user, history=history, excluded=excluded)
+    def generate(
+        self, user: UserSnapshot, refinement: Refinement | None = None, include_seen: bool = False
+    ) -> CandidateSet:
+        """Every source's candidates for the user as the snapshot shows them (no read of the user here)."""
+        history = user.recent_items
+        excluded = user.excluded(include_seen)
+        result = CandidateSet(user=user.user, history=history, excluded=excluded)
         per_source = self._settings.candidates_per_source
         for source, scores in self._behaviour.scores(history).items():
             result.per_source[source] = top_items(self._behaviour.item_ids, scores, per_source, excluded)
         if history:
-            self._from_memory(result, per_source)
+            self._from_memory(result, user, per_source)
         if refinement is not None:
             self._asked_for(result, refinement, per_source)
             if refinement.exclude_topics:
@@ -87,11 +90,11 @@ class CandidateGenerator:
         if scores:
             result.per_source["asked"] = scores
 
-    def _from_memory(self, result: CandidateSet, k: int) -> None:
+    def _from_memory(self, result: CandidateSet, user: UserSnapshot, k: int) -> None:
         interests = [
             (source, interest)
             for kind, source in MEMORY_SOURCES.items()
-            for interest in self._memory.interest_vectors(result.user, kind, VECTORS_PER_KIND)
+            for interest in user.interests.get(kind, ())[:VECTORS_PER_KIND]
         ]
         found = self._memory.nearest_items_many([interest.vector for _, interest in interests], k, result.excluded)
         per_source: dict[str, dict[str, float]] = {}

@@ -14,8 +14,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.mentions import mentioned_items
-from agent.refinement import Refinement
+from agent.chat.mentions import mentioned_items
+from agent.pipeline.refinement import Refinement
 from memory.embeddings import unit
 from memory.service_models import PastEvent
 from memory.store import ChromaStore, Row

@@ -13,27 +13,25 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_messages
 from langchain_core.runnables import RunnableBranch, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.guards import leaks_instructions
-from agent.intents import Intent
-from agent.llm import LLMError
-from agent.mentions import mentioned_items, position_reference
+from agent.chat.backend import ChatBackend
+from agent.explain.guards import leaks_instructions
+from agent.chat.intents import Intent
+from agent.llm.interface import LLMError
+from agent.chat.mentions import mentioned_items, position_reference
 from agent.profiler import ProfileResult
-from agent.prompting import run_prompt
-from agent.records import Explanation, RecommendationRecord
-from agent.refinement import Refinement, parse_refinement
+from agent.llm.prompting import run_prompt
+from agent.explain.records import Explanation, RecommendationRecord
+from agent.pipeline.refinement import Refinement, parse_refinement
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
-from agent.why import WhyAnswer
+from agent.explain.why import WhyAnswer
 from memory.service_models import UnknownUserError
 from memory.tokens import count_tokens
-
-if TYPE_CHECKING:
-    from agent.service import ShiftRecService
 
 MAX_MESSAGE_CHARS = 2000
 MAX_SESSIONS = 2000
@@ -82,8 +80,9 @@ class _Session:
 
 
 class Conversations:
-    def __init__(self, service: ShiftRecService):
+    def __init__(self, service: ChatBackend, history_tokens: int):
         self._service = service
+        self._history_tokens = history_tokens
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._lock = threading.Lock()
         # each branch returns the handler's generator (not its output), so events stream as they come
@@ -239,9 +238,8 @@ class Conversations:
         target = self._target(session, message)
         if target is not None:
             return target[1]
-        recent = self._service.memory.recent_events(session.user)
-        known = self._service.memory.get_items([event.item for event in recent])
-        found = mentioned_items(message, [(item.id, item.title) for item in known.values()])
+        known = self._service.recent_items(session.user)
+        found = mentioned_items(message, [(item.id, item.title) for item in known])
         if not found:
             found = self._service.find_titles(message)
         return found[0] if found else None
@@ -272,7 +270,7 @@ class Conversations:
     def _remember(self, session: _Session, message: str, reply: str) -> None:
         session.messages = trim_messages(
             [*session.messages, HumanMessage(message), AIMessage(reply)],
-            max_tokens=self._service.settings.agent.chat_history_tokens,
+            max_tokens=self._history_tokens,
             token_counter=_count, strategy="last", start_on="human", include_system=False,
         )
 

@@ -1,6 +1,6 @@
 """The SASRec network: item embeddings, learned positions and causal self-attention blocks.
 
-Kept apart from the training and serving code in ``agent/sequential.py`` so that the part
+Kept apart from the training and serving code in ``agent/rankers/sequential.py`` so that the part
 that must be exactly right (padding and the causal mask) is small enough to read at once.
 Sequences are left-padded with 0, so the newest item always sits at the last position and
 the position embeddings mean "steps before the end".

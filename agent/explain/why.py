@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from agent.guards import leaks_instructions
-from agent.llm import LLM, LLMError
-from agent.prompting import run_prompt
-from agent.records import EvidenceRef, RecommendationRecord
+from agent.explain.guards import leaks_instructions
+from agent.llm.interface import LLM, LLMError
+from agent.llm.prompting import run_prompt
+from agent.explain.records import EvidenceRef, RecommendationRecord
 
 WHY_PROMPT = "why"
 

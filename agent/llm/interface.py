@@ -17,8 +17,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent.choices import constrained_schema
-from agent.output_budget import max_output_tokens
+from agent.llm.choices import constrained_schema
+from agent.llm.output_budget import max_output_tokens
 from memory.tokens import count_tokens
 
 OutputT = TypeVar("OutputT", bound=BaseModel)

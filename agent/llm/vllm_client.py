@@ -10,7 +10,7 @@ import openai
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
-from agent.llm import LLM, LLMUnavailableError, Message, RawCompletion
+from agent.llm.interface import LLM, LLMUnavailableError, Message, RawCompletion
 
 _LANGCHAIN_TYPES = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 

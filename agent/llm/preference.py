@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 
-from agent.llm import LLM, Message
+from agent.llm.interface import LLM, Message
 from memory.models import Item
 from prompts.loader import load_prompt
 

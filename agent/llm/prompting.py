@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from agent.llm import LLM, Generation, Message, OutputT
+from agent.llm.interface import LLM, Generation, Message, OutputT
 from prompts.loader import load_prompt
 
 

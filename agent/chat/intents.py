@@ -2,7 +2,7 @@
 
 Measured on a blind set written apart from everything here (bench/data): hand-written
 phrase rules reached 0.52 and would not generalise; softmax regression over MiniLM
-embeddings, trained on ``agent/data/intent_training.jsonl``, reached 0.93. The LLM is
+embeddings, trained on ``agent/chat/data/intent_training.jsonl``, reached 0.93. The LLM is
 asked only when the classifier is unsure and one is given; if it fails, the classifier's
 best guess stands. Training takes a few seconds and is cached by the data's hash.
 """
@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.llm import LLM, LLMError
-from agent.prompting import run_prompt
+from agent.llm.interface import LLM, LLMError
+from agent.llm.prompting import run_prompt
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 TRAINING_FILE = "intent_training.jsonl"
@@ -56,7 +56,7 @@ class RoutedIntent:
 
 
 def training_rows() -> list[tuple[str, Intent]]:
-    text = (resources.files("agent") / "data" / TRAINING_FILE).read_text(encoding="utf-8")
+    text = (resources.files("agent.chat") / "data" / TRAINING_FILE).read_text(encoding="utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [(row["text"], Intent(row["intent"])) for row in rows]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.choices import Choice
+from agent.llm.choices import Choice
 
 REASON_MAX_CHARS = 160
 SHARED_MAX_CHARS = 50

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.sequences import UserSequences
+from agent.rankers.sequences import UserSequences
 
 SECONDS_PER_DAY = 86400.0
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.fusion import fuse
+from agent.pipeline.fusion import fuse
 
 TUNED_SOURCES = ("sequential", "itemknn", "popularity")
 # sequential is the anchor (1.0); the others move relative to it

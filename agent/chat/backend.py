@@ -1,0 +1,53 @@
+"""`ChatBackend`: what a chat turn may ask of the recommender, and nothing more.
+
+:class:`agent.service.ShiftRecService` implements it and hands itself to
+:class:`agent.chat.conversation.Conversations`, so the chat never imports the service
+(no cycle) and a test can drive the chat with any object that has these members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from agent.chat.intents import RoutedIntent
+from agent.explain.records import RecommendationRecord
+from agent.explain.why import WhyAnswer
+from agent.llm.interface import LLM
+from agent.pipeline.refinement import Refinement
+from agent.profiler import ProfileResult
+from agent.service_models import FeedbackResult, RecommendationEvent
+from memory.models import Item
+
+
+class IntentRoute(Protocol):
+    def route(self, text: str) -> RoutedIntent: ...
+
+
+class RecordLookup(Protocol):
+    def find_by_title(self, user: str, text: str, limit: int = 10) -> tuple[RecommendationRecord, str] | None: ...
+
+
+class ChatBackend(Protocol):
+    llm: LLM | None
+    intents: IntentRoute
+    records: RecordLookup
+
+    def recommend_stream(self, user: str, count: int | None = None, refinement: Refinement | None = None,
+                         include_seen: bool = False, explain: bool = True) -> Iterator[RecommendationEvent]: ...
+
+    def why(self, user: str, record_id: str, item_id: str, phrase: bool = False) -> WhyAnswer: ...
+
+    def feedback(self, user: str, item_id: str, positive: bool) -> FeedbackResult: ...
+
+    def profile(self, user: str) -> ProfileResult: ...
+
+    def profile_if_ready(self, user: str) -> ProfileResult | None: ...
+
+    def topic_ids(self) -> dict[str, str]: ...
+
+    def recent_items(self, user: str) -> list[Item]: ...
+
+    def find_titles(self, text: str) -> list[str]: ...
+
+    def state_preference(self, user: str, text: str) -> list[Item]: ...

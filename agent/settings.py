@@ -1,0 +1,92 @@
+"""The agent's own settings: the `SHIFTREC_AGENT__*` group and what building the service needs.
+
+serving/settings.py composes them into the product's one settings object; nothing in
+agent/ reads the environment or knows about serving/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AgentSettings(BaseModel):
+    """How candidates are found, ordered, explained and talked about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "sequential": 1.0,
+            "itemknn": 1.0,
+            "memory_long": 0.1,
+            "memory_short": 0.1,
+            "memory_shift": 0.1,
+            "popularity": 0.1,
+            "asked": 0.5,
+            "llm": 0.0,
+        },
+        description="Weight of each source's z-scored candidate scores in the fused order (memory sources "
+        "chosen on the validation splits of all three eval protocols, bench/results/eval.md); 'llm' is the "
+        "one-pass label-logprob preference: 0 skips that LLM call. With tune_source_weights, 'itemknn' and "
+        "'popularity' (relative to 'sequential' = 1) are replaced at start-up by the values that rank each "
+        "user's held-out newest event best on this log.",
+    )
+    tune_source_weights: bool = Field(
+        default=True, description="Choose the behaviour sources' weights at start-up on held-out newest "
+        "events (a few seconds); false: serve source_weights exactly as given.",
+    )
+    tuning_users: int = Field(
+        default=2000, ge=1, description="Users whose held-out newest event tunes the weights. On the ML-1M P2 "
+        "split (6 sampling seeds each) 300 and 1000 users sometimes picked item-kNN 0 or 1.0, which score 0.175 "
+        "on all 6,033 validation events; 2000 always picked 0.25-0.5 (0.178-0.179). 2000 cases: ~2.4 s.",
+    )
+    candidates_per_source: int = Field(default=30, ge=1, le=500, description="Items each source proposes.")
+    pool_size: int = Field(default=20, ge=2, le=100, description="Fused candidates the LLM and MMR choose from.")
+    mmr_lambda: float = Field(default=0.9, ge=0, le=1, description="1 = relevance only; lower = more varied lists.")
+    max_topic_share: float | None = Field(
+        default=0.6, gt=0, le=1, description="Most of a list one topic may fill (rounded up: 3 of 5, 6 of 10). "
+        "Chosen with mmr_lambda on the eval protocols' validation splits: 3 of 10 cost 1-4% NDCG@10 there; "
+        "0.5 (5 of 10) cost P2 validation 0.001 against 0.6, P1 and P3 nothing; both keep 5-item lists at 3.",
+    )
+    default_count: int = Field(default=5, ge=1, le=20, description="Items per recommendation unless asked.")
+    max_llm_queue: int = Field(
+        default=40, ge=1, description="Explanation requests allowed at the LLM at once (40: eight 5-item lists); "
+        "beyond it, a turn sheds its LLM work and serves template explanations (flagged degraded) instead of "
+        "queueing. With the engine in its own process 8 lists at once took 6.6 s; lower it on a slower host.",
+    )
+    evidence_options: int = Field(
+        default=2, ge=1, le=6, description="Past events offered per item as evidence (fewer: a shorter prompt)."
+    )
+    explanation_words: bool = Field(
+        default=False, description="Ask the LLM for words on what a recommended movie shares with the past "
+        "one it cites (explain/v4). Off: it only picks that past event (explain/v5, ~7 answer tokens instead of "
+        "~22) and the sentence names the topics the two share. The packaged 135M model's words passed the check "
+        "in 4 of 60 explanations (measured); turn it on with a bigger model.",
+    )
+    profile_token_budget: int = Field(default=700, ge=100, description="Summary tokens in the profile prompt.")
+    chat_history_tokens: int = Field(default=1200, ge=100, description="Per-session chat history kept (tokens).")
+    intent_llm_below: float = Field(
+        default=0.0, ge=0, le=1, description="Ask the LLM for the intent when the classifier is less sure than this."
+    )
+    event_clock: Literal["after_last", "wall"] = Field(
+        default="after_last",
+        description="Time stamp of feedback given in chat. after_last: one minute after the user's latest "
+        "event (replayed datasets such as the MovieLens demo, whose clock stopped in 1998); wall: now.",
+    )
+    sequential_model: Path | None = Field(
+        default=None, description="SASRec weights; unset: data_dir/models/sequential-held-out.pt (trained once, without each user's newest event)."
+    )
+    train_sequential_if_missing: bool = Field(default=True, description="Train SASRec at start when none is saved.")
+
+
+class AgentConfig(BaseModel):
+    """Everything :class:`agent.service.ShiftRecService` needs: the agent group and the files it keeps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    sequential_model_path: Path = Field(description="SASRec weights (trained once when missing, if allowed).")
+    cache_dir: Path = Field(description="Caches such as the fitted intent classifier.")
