@@ -15,19 +15,21 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-from agent.rankers.behaviour import BehaviourModels
-from agent.pipeline.candidates import VECTORS_PER_KIND, CandidateGenerator
 from agent.chat.conversation import ChatEvent, Conversations
-from agent.pipeline.diversity import intra_list_diversity
-from agent.explain.explainer import Explainer, OutputAudit, Pick
 from agent.chat.intents import IntentClassifier, IntentRouter
+from agent.chat.mentions import mentioned_items
+from agent.explain.explainer import Explainer, OutputAudit, Pick
+from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
+from agent.explain.why import WhyAnswer, answer_why
 from agent.llm.interface import LLM, LLMError
 from agent.llm.preference import RANK_PROMPT, llm_preference
-from agent.chat.mentions import mentioned_items
-from agent.profiler import Profiler, ProfileResult
-from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source
-from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
+from agent.pipeline.candidates import VECTORS_PER_KIND, CandidateGenerator
+from agent.pipeline.diversity import intra_list_diversity
 from agent.pipeline.refinement import Refinement
+from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source
+from agent.profiler import Profiler, ProfileResult
+from agent.rankers.behaviour import BehaviourModels
+from agent.rankers.weight_tuning import WeightChoice, choose_weights
 from agent.service_models import (
     DoneEvent,
     ExplanationEvent,
@@ -36,14 +38,12 @@ from agent.service_models import (
     RecommendationEvent,
     UnknownItemError,
 )
-from agent.explain.why import WhyAnswer, answer_why
-from agent.rankers.weight_tuning import WeightChoice, choose_weights
+from agent.settings import AgentConfig
 from memory.ingest import IngestReport
 from memory.models import Event, Item
 from memory.service import InterestMemory
 from memory.service_models import DeletionReport, UserExport
 from memory.snapshot import UserSnapshot
-from agent.settings import AgentConfig
 
 STATED_ITEMS = 3  # catalog items a stated preference is stored on
 

@@ -3,14 +3,13 @@
 Every generated request (valid and deliberately invalid: wrong types, missing fields, odd
 strings) and every explicit case below is sent over HTTP; an answer is a problem when it
 is a 5xx, or a 4xx without the typed JSON error body ``{"error": {"type", "message"}}``.
-Used by tests/test_fuzz_api.py and ``shiftrec bench reliability``.
+Used by tests/serving/test_fuzz_api.py and ``shiftrec bench reliability``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-
 from urllib.parse import quote
 
 import httpx

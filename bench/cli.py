@@ -121,9 +121,9 @@ def demo_bench_users(count: int, seed: int = 0) -> list[str]:
     """``count`` demo users with at least 50 events, drawn with a fixed seed."""
     import random
 
-    from memory.movielens import load_movielens
-
     import numpy as np
+
+    from memory.movielens import load_movielens
 
     data = load_movielens("ml-100k")
     counts = np.bincount(data.ratings.user, minlength=len(data.user_ids))

@@ -25,8 +25,8 @@ import psutil
 from tqdm import tqdm
 
 from agent.llm.interface import LLMError
-from agent.llm.vllm_client import VllmLLM
 from agent.llm.prompting import run_prompt
+from agent.llm.vllm_client import VllmLLM
 from serving.llm_server import EmbeddedLLMServer
 from serving.model_convert import ensure_model
 from serving.settings import Settings

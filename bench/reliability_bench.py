@@ -57,8 +57,8 @@ def scratch_settings(settings, folder: Path, **api: object):
 def scratch_service(settings, folder: Path, llm, chroma_url: str | None = None, users: list[str] = SCRATCH_USERS):
     """A service on MovieLens-100K (catalog + ``users``' ratings) in ``folder``, never the user's data dir,
     with the settings it was built from (for the app)."""
-    from agent.rankers.behaviour import BehaviourModels
     from agent.chat.intents import IntentClassifier, IntentRouter
+    from agent.rankers.behaviour import BehaviourModels
     from agent.rankers.sequential import SequentialConfig
     from agent.service import ShiftRecService
     from memory.movielens import load_movielens

@@ -20,9 +20,10 @@ from tqdm import tqdm
 
 from memory.embeddings import Embedder
 from memory.models import Item
-from memory.store import ChromaStore, Row
-from memory.taxonomy import Pair, TaxonomyBuilder, TopicNode
+from memory.rows import Row
 from memory.settings import MemorySettings
+from memory.store import ChromaStore
+from memory.taxonomy import Pair, TaxonomyBuilder, TopicNode
 
 _EMBED_CHUNK = 256
 

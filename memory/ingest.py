@@ -21,15 +21,16 @@ from pydantic import BaseModel
 from memory.catalog import Catalog, CatalogEntry
 from memory.interests import MemoryMath, UserMemory, WindowEvent
 from memory.models import Event
+from memory.rows import Row
+from memory.settings import MemorySettings
 from memory.state_rows import (
     all_rows,
     changed_rows,
     event_row,
     window_event_from_metadata,
 )
-from memory.store import ChromaStore, Row
+from memory.store import ChromaStore
 from memory.user_cache import UserCache
-from memory.settings import MemorySettings
 
 _ERRORS_LISTED = 5
 logger = logging.getLogger(__name__)

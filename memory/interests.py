@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from memory.taxonomy import Pair
 from memory.settings import MemorySettings
+from memory.taxonomy import Pair
 
 _MAX_EXPONENT = 512.0  # rebase the reference time before 2**exponent can overflow
 

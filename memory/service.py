@@ -27,6 +27,7 @@ from memory.embeddings import Embedder, MiniLMEmbedder, unit
 from memory.ingest import BatchWriter, IngestReport
 from memory.interests import MemoryMath, UserMemory, WindowEvent, recency
 from memory.models import Event, Item
+from memory.rows import Row, nearest_rows
 from memory.service_models import (
     EMPTY_VERSION,
     DeletionReport,
@@ -37,9 +38,9 @@ from memory.service_models import (
     UnknownUserError,
     UserExport,
 )
-from memory.state_rows import window_event_from_metadata
 from memory.snapshot import UserSnapshot
-from memory.store import EVENTS, RECORDS, STATE, ChromaStore, Row, nearest_rows
+from memory.state_rows import window_event_from_metadata
+from memory.store import EVENTS, RECORDS, STATE, ChromaStore
 from memory.summary import MemorySummary, render_summary
 from memory.user_cache import UserCache
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from memory.interests import WindowEvent
+from memory.rows import Row
 from memory.service_models import EMPTY_VERSION, InterestKind, InterestVector
-from memory.store import Row
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from memory.interests import (
     note_signal,
     recency,
 )
-from memory.store import Metadata, Row
+from memory.rows import Metadata, Row
 
 VectorLookup = Callable[[str], np.ndarray]
 

@@ -21,13 +21,14 @@ from collections.abc import Iterable
 
 from memory.catalog import Catalog
 from memory.interests import MemoryMath, UserMemory
+from memory.rows import Row
 from memory.state_rows import (
     event_row_id,
     memory_from_rows,
     profile_row_id,
     window_event_from_metadata,
 )
-from memory.store import ChromaStore, Row
+from memory.store import ChromaStore
 
 _TAIL_STEP = 64  # ids asked for at once while a user's log tail is longer than known
 

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from agent.chat.conversation import MAX_MESSAGE_CHARS
-from agent.profiler import ProfileResult
 from agent.pipeline.refinement import Refinement
+from agent.profiler import ProfileResult
 from memory.digest_models import InterestNode, TrajectoryPoint
 from memory.models import Event, Item
 

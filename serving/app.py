@@ -28,8 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.chat.conversation import SessionMismatchError
 from agent.explain.records import RecommendationRecord, UnknownRecordError
-from agent.service_models import FeedbackResult, UnknownItemError
 from agent.explain.why import UnknownRecommendedItemError, WhyAnswer
+from agent.service_models import FeedbackResult, UnknownItemError
 from memory.catalog import CatalogReport
 from memory.ingest import ConcurrentWriteError, IngestError, IngestReport, MemoryWriteError
 from memory.service_models import DeletionReport, UnknownUserError, UserExport

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from agent.chat.conversation import ChatEvent
-from agent.profiler import ProfileResult
 from agent.explain.records import RecommendationRecord
+from agent.profiler import ProfileResult
 from agent.service import ShiftRecService
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
 from memory.service_models import UnknownUserError

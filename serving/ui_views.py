@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from agent.profiler import ProfileResult
 from agent.explain.records import Explanation, RecommendationRecord, RecommendedItem
 from agent.explain.why import WhyAnswer
+from agent.profiler import ProfileResult
 from memory.digest_models import InterestNode
 
 TRAJECTORY_COLUMNS = ["week", "strength", "interest"]

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.rankers.behaviour import BehaviourModels
 from agent.chat.intents import Intent, RoutedIntent
 from agent.llm.interface import LLM, LLMUnavailableError, Message, RawCompletion
+from agent.rankers.behaviour import BehaviourModels
 from agent.rankers.sequential import SequentialConfig
 from agent.service import ShiftRecService
 from memory.service import InterestMemory

@@ -20,16 +20,16 @@ from langchain_core.runnables import RunnableBranch, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.chat.backend import ChatBackend
-from agent.explain.guards import leaks_instructions
 from agent.chat.intents import Intent
-from agent.llm.interface import LLMError
 from agent.chat.mentions import mentioned_items, position_reference
-from agent.profiler import ProfileResult
-from agent.llm.prompting import run_prompt
+from agent.explain.guards import leaks_instructions
 from agent.explain.records import Explanation, RecommendationRecord
-from agent.pipeline.refinement import Refinement, parse_refinement
-from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
 from agent.explain.why import WhyAnswer
+from agent.llm.interface import LLMError
+from agent.llm.prompting import run_prompt
+from agent.pipeline.refinement import Refinement, parse_refinement
+from agent.profiler import ProfileResult
+from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
 from memory.service_models import UnknownUserError
 from memory.tokens import count_tokens
 

@@ -17,10 +17,10 @@ from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass
 
 from agent.explain.guards import unfit_shared_words
+from agent.explain.records import EvidenceRef, Explanation
 from agent.llm.interface import LLM, LLMError
 from agent.llm.outputs import REASON_MAX_CHARS, EvidencePick, ExplanationLink
 from agent.llm.prompting import run_prompt
-from agent.explain.records import EvidenceRef, Explanation
 from memory.catalog import CatalogEntry
 from memory.models import Item
 from memory.service import InterestMemory

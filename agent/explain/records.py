@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 from agent.chat.mentions import mentioned_items
 from agent.pipeline.refinement import Refinement
 from memory.embeddings import unit
+from memory.rows import Row
 from memory.service_models import PastEvent
-from memory.store import ChromaStore, Row
+from memory.store import ChromaStore
 
 
 class EvidenceRef(PastEvent):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from agent.explain.guards import leaks_instructions
+from agent.explain.records import EvidenceRef, RecommendationRecord
 from agent.llm.interface import LLM, LLMError
 from agent.llm.prompting import run_prompt
-from agent.explain.records import EvidenceRef, RecommendationRecord
 
 WHY_PROMPT = "why"
 

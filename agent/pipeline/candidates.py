@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.rankers.behaviour import BehaviourModels, top_items
 from agent.pipeline.refinement import Refinement
+from agent.rankers.behaviour import BehaviourModels, top_items
+from agent.settings import AgentSettings
 from memory.service import InterestMemory
 from memory.snapshot import UserSnapshot
-from agent.settings import AgentSettings
 
 MEMORY_SOURCES = {"long_term": "memory_long", "short_term": "memory_short", "rising": "memory_shift"}
 VECTORS_PER_KIND = 3

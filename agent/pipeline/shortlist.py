@@ -13,8 +13,8 @@ from agent.pipeline.candidates import CandidateSet
 from agent.pipeline.diversity import mmr
 from agent.pipeline.fusion import fuse, zscores
 from agent.pipeline.refinement import Refinement
-from memory.catalog import CatalogEntry
 from agent.settings import AgentSettings
+from memory.catalog import CatalogEntry
 
 # Refinements are measured in the spread of the fused scores: a boost of 1 ("more comedies") lifts an
 # item from the bottom of the candidates to the top; "newer" moves one standard deviation of release

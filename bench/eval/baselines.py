@@ -20,8 +20,7 @@ import numpy as np
 from agent.rankers.cooccurrence import ItemKNN
 from agent.rankers.sequences import LeaveOneOutSplit
 from agent.rankers.sequential import SequentialModel
-from agent.rankers.sequential_training import train_sequential
-from agent.rankers.sequential_training import MOVIELENS_CONFIGS
+from agent.rankers.sequential_training import MOVIELENS_CONFIGS, train_sequential
 from bench.eval.cost import machine_load, measure
 
 Scorer = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], np.ndarray]

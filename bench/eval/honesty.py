@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from agent.pipeline.diversity import intra_list_diversity
 from agent.explain.explainer import Explainer, OutputAudit, Pick
+from agent.pipeline.diversity import intra_list_diversity
 from bench.eval.cost import measure
 from bench.eval.fusion_eval import fused_pools, retrieval_table
 from bench.eval.protocols import seeded_subsample

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.rankers.ranking_metrics import metrics_from_ranks
-from agent.rankers.sequences import EvaluationCases, LeaveOneOutSplit, UserSequences, build_user_sequences, leave_one_out
+from agent.rankers.sequences import (
+    EvaluationCases,
+    LeaveOneOutSplit,
+    UserSequences,
+    build_user_sequences,
+    leave_one_out,
+)
 
 NEGATIVES = 19
 RERANK_DEPTH = 20

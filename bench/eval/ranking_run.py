@@ -16,22 +16,40 @@ import numpy as np
 
 from agent.pipeline.candidates import CandidateSet
 from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source
+from agent.rankers.ranking_metrics import metrics_from_ranks
+from agent.rankers.weight_tuning import (
+    TUNED_SOURCES,
+    TuningCase,
+    WeightChoice,
+    choose_weights,
+    held_out_ndcg,
+    sample_rows,
+)
 from bench.eval.baselines import itemknn_scorer, popularity_scorer, sequential_model
 from bench.eval.cost import machine_load, measure
 from bench.eval.fusion_eval import (
-    MEMORY_GRID, WEIGHT_GRID, CandidateTable, fused_pools, fused_ranks, retrieval_table, sampled_table,
+    MEMORY_GRID,
+    WEIGHT_GRID,
+    CandidateTable,
+    fused_pools,
+    fused_ranks,
+    retrieval_table,
+    sampled_table,
     select_weights,
 )
 from bench.eval.llm_eval import EmbeddedRanker, prompt_inputs
 from bench.eval.memory_source import SOURCES as MEMORY_SOURCE_NAMES
 from bench.eval.memory_source import EvalMemory
 from bench.eval.protocols import (
-    MISS_RANK, PROTOCOLS, RERANK_DEPTH, candidate_ranks, full_ranks, load_protocol, protocol_metrics,
-    sampled_candidates, seeded_subsample,
-)
-from agent.rankers.ranking_metrics import metrics_from_ranks
-from agent.rankers.weight_tuning import (
-    TUNED_SOURCES, TuningCase, WeightChoice, choose_weights, held_out_ndcg, sample_rows,
+    MISS_RANK,
+    PROTOCOLS,
+    RERANK_DEPTH,
+    candidate_ranks,
+    full_ranks,
+    load_protocol,
+    protocol_metrics,
+    sampled_candidates,
+    seeded_subsample,
 )
 from serving.settings import AgentSettings
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.rankers.behaviour import BehaviourModels
 from agent.chat.intents import IntentClassifier, IntentRouter
 from agent.llm.vllm_client import VllmLLM
+from agent.rankers.behaviour import BehaviourModels
 from agent.rankers.sequential import SequentialConfig
 from agent.service import ShiftRecService
 from memory.movielens import load_movielens

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.agent_support import build_service
-from tests.test_api import ANA_KEY, KEYED, running_api
+from tests.serving.test_api import ANA_KEY, KEYED, running_api
 
 pytestmark = pytest.mark.integration
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from agent.rankers.behaviour import BehaviourModels
 from agent.llm.vllm_client import VllmLLM
+from agent.rankers.behaviour import BehaviourModels
 from agent.service import ShiftRecService
 from bench.faults import chroma_restart_under_writes, ingest_kill_drill, llm_outage
 from bench.reliability_bench import stored_event_ids
 from memory.service import InterestMemory
-from tests.agent_support import TINY_SASREC, FixedRouter, SchemaLLM, build_service
 from serving.settings import load_settings
+from tests.agent_support import TINY_SASREC, FixedRouter, SchemaLLM, build_service
 from tests.integration.conftest import embedded_settings
 from tests.memory_support import BagOfWordsEmbedder, memory_settings, movie_catalog, start_chroma_server, stop
-from tests.test_api import ADMIN_KEY, KEYED, running_api
+from tests.serving.test_api import ADMIN_KEY, KEYED, running_api
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -1,6 +1,6 @@
 """What only a real `chroma run` server can show: URL-driven set-up and data that outlives the server.
 
-The whole memory suite (tests/test_memory_service.py) also runs against a server through
+The whole memory suite (tests/memory/test_service.py) also runs against a server through
 the ``memory_backend`` fixture; these tests add the server's own life cycle.
 """
 

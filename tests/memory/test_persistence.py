@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.memory_support import comedy_then_scifi, open_memory
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = """
 import json, sys

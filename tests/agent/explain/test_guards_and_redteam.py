@@ -32,9 +32,9 @@ def test_no_red_team_case_breaks_the_service_with_fakes(tmp_path: Path):
 
 
 def test_the_checks_do_find_a_planted_leak(tmp_path: Path):
-    from bench.redteam import _violations
     from agent.chat.conversation import ChatEvent
     from agent.chat.intents import Intent
+    from bench.redteam import _violations
 
     service = build_service(tmp_path, None)
     bob_event = service.export_user("bob").events[0]["event_id"]
@@ -62,8 +62,8 @@ def test_the_reason_names_what_it_cites_and_fits_the_length_limit():
     from datetime import datetime, timezone
 
     from agent.explain.explainer import linked_reason
-    from agent.llm.outputs import REASON_MAX_CHARS
     from agent.explain.records import EvidenceRef
+    from agent.llm.outputs import REASON_MAX_CHARS
 
     def ref(title: str) -> EvidenceRef:
         return EvidenceRef(event_id=f"e-{title}", item_id=title, title=title, action="rate", value=5.0,

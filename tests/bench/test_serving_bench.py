@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.serving_bench import Phase, Sample, ServingLoad, run_serving_bench, summarise, why_jobs
 from tests.agent_support import SchemaLLM, build_service
-from tests.test_api import ADMIN_KEY, KEYED, running_api
+from tests.serving.test_api import ADMIN_KEY, KEYED, running_api
 
 REQUIRED = {"errors", "recommend_p50_ms_8", "recommend_p95_ms_8", "recommend_p95_ms_32", "why_p95_ms_32", "rps_32",
             "degraded_share_32"}

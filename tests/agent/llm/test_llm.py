@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agent.llm.interface import LLMOutputError, LLMUnavailableError, Message, RawCompletion
 from agent.llm.fake import ScriptedLLM
+from agent.llm.interface import LLMOutputError, LLMUnavailableError, Message, RawCompletion
 from agent.llm.outputs import RankedItem, RerankOutput
 
 CHOICES = {"candidates": ["i1", "i2", "i3"], "events": ["e1", "e2"], "interests": ["t:sci-fi", "t:comedy"]}

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from bench.eval.shift import (
-    ShiftCase, history_forecast, hit_at, ndcg_at, persistence, recent_window, score, trend_extrapolation,
+    ShiftCase,
+    history_forecast,
+    hit_at,
+    ndcg_at,
+    persistence,
+    recent_window,
+    score,
+    trend_extrapolation,
     without_current_leader,
 )
 from memory.forecast import forecast

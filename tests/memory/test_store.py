@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from memory.rows import Row
 from memory.service import InterestMemory
-from memory.store import ChromaStore, Row, StoreMismatchError
+from memory.store import ChromaStore, StoreMismatchError
 from tests.memory_support import (
     BagOfWordsEmbedder,
     comedy_then_scifi,
@@ -71,7 +72,7 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path: Path):
 
 
 def test_nearest_rows_orders_by_cosine_and_keeps_row_order_on_ties():
-    from memory.store import Row, nearest_rows
+    from memory.rows import Row, nearest_rows
 
     rows = [Row("far", np.array([-1.0, 0.5], dtype=np.float32)),
             Row("near", np.array([2.0, 0.1], dtype=np.float32)),

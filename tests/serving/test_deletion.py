@@ -12,7 +12,7 @@ from memory.state_rows import user_key
 from memory.store import ALL_COLLECTIONS
 from serving.app import RedactUserIds, create_app, redact_user_paths, serve_in_background
 from tests.agent_support import SchemaLLM, build_service
-from tests.test_api import ADMIN_KEY, KEYED, client, events_for
+from tests.serving.test_api import ADMIN_KEY, KEYED, client, events_for
 
 DOOMED = "zoe-4417"  # distinctive, so any trace of it is found by a plain substring search
 

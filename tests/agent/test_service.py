@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from agent.explain.records import UnknownRecordError
+from agent.explain.why import UnknownRecommendedItemError
 from agent.pipeline.refinement import Refinement
 from agent.service import ShiftRecService
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent, UnknownItemError
-from agent.explain.why import UnknownRecommendedItemError
 from memory.models import Item
 from tests.agent_support import SchemaLLM, build_service
 
@@ -259,3 +259,16 @@ def test_evidence_is_only_related_past_items(tmp_path: Path):
     items = service.memory.get_items(["dr3"])
     [(_, explanation)] = list(service._explainer.explain_all(service.memory.snapshot("ana"), [Pick(items["dr3"], entries["dr3"], None)]))
     assert explanation.evidence == [] and explanation.reason.startswith("Often chosen next")
+
+
+def test_a_recommendation_reads_the_user_from_memory_once(tmp_path: Path):
+    service = build_service(tmp_path, SchemaLLM())
+    loads: list[list[str]] = []
+    histories: list[str] = []
+    load, user_events = service.memory._users.load, service.memory.store.user_events
+    service.memory._users.load = lambda users: loads.append(sorted(users)) or load(users)
+    service.memory.store.user_events = lambda user, vectors=False: histories.append(user) or user_events(user, vectors)
+    record = service.recommend("ana")
+    assert record.items and all(entry.explanation.evidence for entry in record.items)
+    assert loads == [["ana"]], "one snapshot: version, recent, seen, disliked and interests from one load"
+    assert histories == ["ana"], "the evidence is searched in the snapshot's events, not read again"

@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.chat_load import ChatLoad, LoadResult, chat_outcome, run_chat_load
 from bench.reliability_bench import REQUIRED_KEYS, render_markdown, write_results
 from tests.agent_support import SchemaLLM, build_service
-from tests.test_api import ADMIN_KEY, KEYED, running_api
+from tests.serving.test_api import ADMIN_KEY, KEYED, running_api
 
 
 def test_the_summary_counts_errors_and_percentiles_per_endpoint():

@@ -16,8 +16,7 @@ from agent.service import ShiftRecService
 from memory.state_rows import user_key
 from memory.store import PER_USER_COLLECTIONS, RECORDS
 from tests.agent_support import SchemaLLM, build_service
-from tests.test_api import ANA_KEY, BOB_KEY, KEYED, client, error_of, running_api, sse_events
-from tests.test_api import api_url, service  # noqa: F401  (a module-scoped service and API of this module's own)
+from tests.serving.test_api import ANA_KEY, BOB_KEY, KEYED, api_url, client, error_of, running_api, service, sse_events  # noqa: F401  (a module-scoped service and API of this module's own)
 
 USER_ROUTE_BODIES: dict[tuple[str, str], Any] = {  # a valid request body for every route that takes a user
     ("get", "/users/{user}/profile"): None,

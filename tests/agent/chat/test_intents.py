@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from agent.chat.intents import Intent, IntentClassifier, IntentOutput, IntentRouter, training_rows
-from agent.llm.interface import LLMUnavailableError
 from agent.llm.fake import ScriptedLLM
+from agent.llm.interface import LLMUnavailableError
 from tests.fakes import bag_of_words_embed
 
 TOY_ROWS = [

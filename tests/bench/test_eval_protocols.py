@@ -9,8 +9,16 @@ import pytest
 
 from agent.rankers.sequences import build_user_sequences, leave_one_out
 from bench.eval.protocols import (
-    MISS_RANK, candidate_ranks, filtered_sequences, full_ranks, k_core, metrics, protocol_metrics,
-    sampled_candidates, seeded_subsample, top_unseen,
+    MISS_RANK,
+    candidate_ranks,
+    filtered_sequences,
+    full_ranks,
+    k_core,
+    metrics,
+    protocol_metrics,
+    sampled_candidates,
+    seeded_subsample,
+    top_unseen,
 )
 
 

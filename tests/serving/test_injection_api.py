@@ -9,8 +9,7 @@ import json
 from agent.explain.guards import leaks_instructions
 from agent.service import ShiftRecService
 from bench.redteam import redteam_cases
-from tests.test_api import ADMIN_KEY, ANA_KEY, client, sse_events
-from tests.test_api import api_url, service  # noqa: F401  (this module's own service and API)
+from tests.serving.test_api import ADMIN_KEY, ANA_KEY, api_url, client, service, sse_events  # noqa: F401  (this module's own service and API)
 
 
 def test_injected_chat_messages_and_catalog_items_break_nothing_over_http(

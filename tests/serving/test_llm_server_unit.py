@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agent.llm.interface import LLMUnavailableError, Message
-from agent.llm.vllm_client import VllmLLM
 from agent.llm.outputs import RerankOutput
+from agent.llm.vllm_client import VllmLLM
 from serving.llm_server import EmbeddedLLMServer, LLMServerError, llm_base_url, port_in_use, vllm_command, vllm_env
 from serving.model_convert import ModelPrepareError, chat_template, ensure_model, model_problems
 from serving.settings import Settings, cpu_has_bf16, load_settings

@@ -8,8 +8,8 @@ import pytest
 from agent.pipeline.diversity import intra_list_diversity, mmr
 from agent.pipeline.fusion import fuse, zscores
 from agent.pipeline.shortlist import RankedCandidate, diversify
-from memory.catalog import CatalogEntry
 from agent.settings import AgentSettings
+from memory.catalog import CatalogEntry
 
 
 def test_zscores_standardise_and_constant_sources_are_silent():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.interface import LLMUnavailableError
 from agent.llm.fake import ScriptedLLM
+from agent.llm.interface import LLMUnavailableError
 from agent.llm.outputs import InterestProfile, PredictedShift
 from agent.profiler import Profiler, baseline_profile
 from memory.service import InterestMemory

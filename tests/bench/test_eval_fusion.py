@@ -6,7 +6,14 @@ import numpy as np
 
 from agent.pipeline.fusion import fuse
 from bench.eval.fusion_eval import (
-    SOURCES, fused_pools, fused_ranks, fused_scores, grid, retrieval_table, sampled_table, select_weights,
+    SOURCES,
+    fused_pools,
+    fused_ranks,
+    fused_scores,
+    grid,
+    retrieval_table,
+    sampled_table,
+    select_weights,
 )
 
 WEIGHTS = {"sequential": 1.0, "itemknn": 0.5, "memory_long": 0.1, "memory_short": 0.3, "memory_shift": 0.0,

@@ -3,14 +3,12 @@ hand-written hostile inputs: no 5xx, and every 4xx carries a typed JSON error wi
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
 from agent.service import ShiftRecService
 from bench.api_fuzz import FuzzReport, explicit_cases, fuzz_explicit, fuzz_schema, has_error_message
-from tests.test_api import ADMIN_KEY, ANA_KEY, KEYED, running_api
-from tests.test_api import api_url, service  # noqa: F401  (this module's own service: fuzzing writes and deletes)
+from tests.serving.test_api import ADMIN_KEY, ANA_KEY, KEYED, api_url, running_api, service  # noqa: F401  (this module's own service: fuzzing writes and deletes)
 
 EXAMPLES_PER_OPERATION = 25  # per operation and mode (valid, invalid): ~600 requests, ~40 s here
 

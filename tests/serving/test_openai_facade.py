@@ -14,7 +14,7 @@ from agent.chat.intents import Intent
 from agent.explain.records import Explanation, RecommendationRecord
 from agent.service import ShiftRecService
 from serving.openai_facade import ReplyComposer
-from tests.test_api import ADMIN_KEY, ANA_KEY, api_url, service  # noqa: F401  (the API tests' module fixtures)
+from tests.serving.test_api import ADMIN_KEY, ANA_KEY, api_url, service  # noqa: F401  (the API tests' module fixtures)
 
 LIST_LINE = re.compile(r"^(\d+)\. (.+?): (.+)$", re.MULTILINE)
 
