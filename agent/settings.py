@@ -1,7 +1,7 @@
-"""The agent's own settings: the `SHIFTREC_AGENT__*` group and what building the service needs.
+"""`AgentSettings` (the `SHIFTREC_AGENT__*` group) and `AgentConfig`, all the service is built from.
 
-serving/settings.py composes them into the product's one settings object; nothing in
-agent/ reads the environment or knows about serving/.
+The agent is handed an AgentConfig by whoever starts it (serving/ builds one from its
+settings, tests build their own), so agent/ never reads the environment.
 """
 
 from __future__ import annotations
