@@ -13,7 +13,7 @@ from bench.eval.cli import eval_app
 from serving.runtime import cli_settings, open_service
 
 bench_app = typer.Typer(help="Benchmarks; each writes bench/results/<name>.json and a markdown table.",
-                        no_args_is_help=True)
+                        add_completion=False, no_args_is_help=True)
 bench_app.add_typer(eval_app, name="eval")  # light to import: its sub-commands import their work lazily
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
