@@ -66,15 +66,27 @@ class BatchResult:
 
 
 def event_weight(event: Event, settings: MemorySettings) -> float:
-    """Signed weight of an event: ratings via ``rating_weights`` (nearest key), others via ``action_weights``."""
+    """Signed weight of an event: ratings via ``rating_weights`` (nearest key, after mapping the catalog's
+    ``rating_scale`` onto 1 to 5), others via ``action_weights``."""
     if event.action == "rate":
         assert event.value is not None  # Event guarantees a value for 'rate'
-        nearest = min(settings.rating_weights, key=lambda key: (abs(key - event.value), key))
+        low, high = settings.rating_scale
+        on_five = 1.0 + 4.0 * (event.value - low) / (high - low)
+        nearest = min(settings.rating_weights, key=lambda key: (abs(key - on_five), key))
         return float(settings.rating_weights[nearest])
     try:
         return float(settings.action_weights[event.action])
     except KeyError:
         raise KeyError(f"no weight for action {event.action!r}: add it to SHIFTREC_MEMORY__ACTION_WEIGHTS") from None
+
+
+def rating_outside_scale(event: Event, scale: tuple[float, float]) -> str | None:
+    """Why a 'rate' event's value cannot be stored under the catalog's scale; None when it can."""
+    low, high = scale
+    if event.action != "rate" or event.value is None or low <= event.value <= high:
+        return None
+    return (f"rating {event.value:g} is outside this catalog's rating scale {low:g} to {high:g} "
+            "(SHIFTREC_MEMORY__RATING_SCALE)")
 
 
 class BatchWriter:
@@ -181,6 +193,9 @@ class BatchWriter:
             where = f"event #{position} (id {event.id!r}, user {event.user!r})"
             if event.item not in entries:
                 problems.append(f"{where}: item {event.item!r} is not in the catalog; add it with add_items() first")
+            outside = rating_outside_scale(event, self._settings.rating_scale)
+            if outside:
+                problems.append(f"{where}: field 'value': {outside}")
             try:
                 weights.append(event_weight(event, self._settings))
             except KeyError as error:

@@ -6,6 +6,7 @@ memory/ reads the environment or knows about serving/.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -31,7 +32,14 @@ class MemorySettings(BaseModel):
     )
     rating_weights: dict[int, float] = Field(
         default_factory=lambda: {1: -2.0, 2: -1.0, 3: 0.25, 4: 1.0, 5: 2.0},
-        description="Signed weight of a rating, by its value rounded to the nearest key.",
+        description="Signed weight of a rating, by its value (mapped from rating_scale onto 1 to 5) rounded to "
+        "the nearest key.",
+    )
+    rating_scale: tuple[float, float] = Field(
+        default=(1.0, 5.0),
+        description="Lowest and highest rating this catalog uses (MovieLens: 1 to 5), e.g. '[0, 10]'. A 'rate' "
+        "value outside it is refused and nothing of its batch is stored; inside, it is mapped linearly onto "
+        "rating_weights' 1 to 5.",
     )
     session_gap_s: float = Field(default=1800.0, gt=0, description="Idle gap that closes a session.")
     short_term_half_life_s: float = Field(default=3 * 86400.0, gt=0, description="Short-term decay in time.")
@@ -58,6 +66,14 @@ class MemorySettings(BaseModel):
         description="Online events per user between writes of the derived rows (1: every event). The events "
         "are always stored at once; derived rows are rebuilt from the events written since on load.",
     )
+
+    @field_validator("rating_scale")
+    @classmethod
+    def _ordered_scale(cls, scale: tuple[float, float]) -> tuple[float, float]:
+        low, high = scale
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise ValueError(f"rating_scale {list(scale)} must be two finite numbers, lowest first, e.g. [1, 5]")
+        return scale
 
     @field_validator("action_weights")
     @classmethod

@@ -31,7 +31,7 @@ from agent.explain.records import RecommendationRecord, UnknownRecordError
 from agent.explain.why import UnknownRecommendedItemError, WhyAnswer
 from agent.service_models import FeedbackResult, UnknownItemError
 from memory.catalog import CatalogReport
-from memory.ingest import ConcurrentWriteError, IngestError, IngestReport, MemoryWriteError
+from memory.ingest import ConcurrentWriteError, IngestError, IngestReport, MemoryWriteError, rating_outside_scale
 from memory.service_models import DeletionReport, UnknownUserError, UserExport
 from serving.api_models import (
     ErrorBody,
@@ -261,6 +261,11 @@ def _catalog_router(service: ShiftRecService, api: ApiSettings) -> APIRouter:
     @router.post("/events", response_model=IngestReport, summary="Add behaviour events (admin, all or nothing)")
     def add_events(batch: EventBatch, caller: AdminDep) -> IngestReport:
         _refuse_large(len(batch.events), service.memory.settings.memory.ingest_batch_size, "events")
+        scale = service.memory.settings.memory.rating_scale
+        outside = [(i, why) for i, event in enumerate(batch.events) if (why := rating_outside_scale(event, scale))]
+        if outside:  # a field error like any other: body.events[i].value, with the scale in the message
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "events", i, "value"), "msg": why}
+                                          for i, why in outside])
         return service.ingest_events(batch.events)
 
     @router.get("/topics", response_model=TopicList, summary="Topic names usable as recommendation filters")

@@ -75,7 +75,9 @@ def diversify(
     pool: list[RankedCandidate], vectors: Mapping[str, np.ndarray], entries: Mapping[str, CatalogEntry],
     settings: AgentSettings, k: int,
 ) -> list[RankedCandidate]:
-    """k items by MMR over item vectors, at most ``max_topic_share`` of them (rounded up) from one topic."""
+    """k items by MMR over item vectors, at most ``max_topic_share`` of them (rounded up) from one topic,
+    never two with the same title (one product under several ids: the best-scored one stays)."""
+    pool = distinct_titles(pool, entries)
     group_of = {item: entry.pairs[0][0] for item, entry in entries.items() if entry.pairs}
     share = settings.max_topic_share
     chosen = mmr(
@@ -86,6 +88,19 @@ def diversify(
         chosen += [c.item_id for c in pool if c.item_id not in chosen][: k - len(chosen)]
     by_id = {c.item_id: c for c in pool}
     return [by_id[item] for item in chosen]
+
+
+def distinct_titles(pool: list[RankedCandidate], entries: Mapping[str, CatalogEntry]) -> list[RankedCandidate]:
+    """The pool without later candidates whose title (case and spacing aside) an earlier one has."""
+    seen: set[str] = set()
+    kept = []
+    for candidate in pool:
+        entry = entries.get(candidate.item_id)
+        title = " ".join(entry.title.casefold().split()) if entry else candidate.item_id
+        if title not in seen:
+            seen.add(title)
+            kept.append(candidate)
+    return kept
 
 
 def _apply_refinement(

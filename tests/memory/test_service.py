@@ -70,6 +70,26 @@ def test_ratings_map_to_signed_weights(memory: InterestMemory):
     assert weights == {"dr0": 2.0, "dr1": -2.0, "dr2": 0.25, "dr3": 1.0}
 
 
+def test_a_rating_outside_the_scale_is_refused_and_nothing_of_its_batch_is_stored(memory: InterestMemory):
+    batch = [event("ros", "dr0", 0, action="rate", value=4), event("ros", "dr1", 1, action="rate", value=1e308)]
+    with pytest.raises(IngestError, match=r"event #1 .*field 'value': rating 1e\+308 is outside this catalog's "
+                                          r"rating scale 1 to 5 \(SHIFTREC_MEMORY__RATING_SCALE\)"):
+        memory.ingest(batch, progress=False)
+    with pytest.raises(IngestError, match="rating 0 is outside"):
+        memory.record(event("ros", "dr2", 2, action="rate", value=0))
+    assert memory.memory_version("ros") == EMPTY_VERSION
+
+
+def test_a_catalog_scale_maps_its_ratings_onto_the_five_weights(tmp_path: Path):
+    ten_point = open_memory(tmp_path, rating_scale=(0.0, 10.0))
+    ratings = [("dr0", 10), ("dr1", 0), ("dr2", 5), ("dr3", 8)]  # on 1-5: 5, 1, 3, 4.2
+    ten_point.ingest([event("tia", item, 0, action="rate", value=value) for item, value in ratings], progress=False)
+    weights = {row["item"]: row["weight"] for row in ten_point.export_user("tia").events}
+    assert weights == {"dr0": 2.0, "dr1": -2.0, "dr2": 0.25, "dr3": 1.0}
+    with pytest.raises(IngestError, match="rating 11 is outside this catalog's rating scale 0 to 10"):
+        ten_point.ingest([event("tia", "dr4", 1, action="rate", value=11)], progress=False)
+
+
 def test_resending_event_ids_changes_nothing(memory: InterestMemory):
     events = comedy_then_scifi("di", per_genre=5)
     first = memory.ingest(events + events[:3], progress=False)  # repeats inside one batch too

@@ -202,6 +202,9 @@ def test_a_bad_event_batch_stores_nothing_and_names_the_bad_row(api_url: str, se
         assert "body.events[2].action: unknown action 'teleport'" in message and "nothing was stored" in message
         no_zone = good + [{"user": "zed", "item": "sf3", "action": "view", "timestamp": "2024-01-01T10:00:00"}]
         assert "add 'Z'" in error_of(admin.post("/events", json={"events": no_zone}), 422, "invalid_request")
+        huge = good + [{"user": "zed", "item": "sf3", "action": "rate", "value": 1e308, "timestamp": 0}]
+        message = error_of(admin.post("/events", json={"events": huge}), 422, "invalid_request")
+        assert "body.events[2].value: rating 1e+308 is outside this catalog's rating scale 1 to 5" in message
         unknown_item = good + events_for("zed", ["no-such-film"])
         message = error_of(admin.post("/events", json={"events": unknown_item}), 422, "invalid_batch")
         assert "'no-such-film' is not in the catalog" in message

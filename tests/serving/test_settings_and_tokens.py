@@ -52,3 +52,11 @@ def test_a_kv_block_the_cpu_attention_cannot_take_is_refused_at_load():
 
     with pytest.raises(ValidationError, match="multiple of 32"):
         Settings(server={"block_size": 16})
+
+
+def test_the_rating_scale_comes_from_the_environment_and_must_be_ordered(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SHIFTREC_MEMORY__RATING_SCALE", "[0, 10]")
+    assert load_settings().memory_config.memory.rating_scale == (0.0, 10.0)
+    monkeypatch.setenv("SHIFTREC_MEMORY__RATING_SCALE", "[5, 1]")
+    with pytest.raises(ValidationError, match=r"memory.rating_scale[\s\S]*lowest first, e.g. \[1, 5\]"):
+        load_settings()

@@ -79,3 +79,15 @@ def test_default_topic_cap_rounds_up_per_list_length(length: int, most_of_one_to
     topics = [topic_of[c.item_id] for c in listed]
     assert len(listed) == length and topics.count("t:drama") == most_of_one_topic
     assert listed[0].item_id == "drama0"  # the cap spreads the list, it does not demote the best item
+
+
+def test_a_list_never_shows_two_items_with_the_same_title():
+    rng = np.random.default_rng(1)
+    titles = {"milk-a": "Whole Milk 1 gal", "milk-b": "whole  milk 1 GAL", "milk-c": "Whole Milk 1 gal",
+              "eggs": "Eggs 12 ct", "bread": "Bread 20 oz"}
+    pool = [RankedCandidate(item, 5.0 - rank, {}, None) for rank, item in enumerate(titles)]
+    entries = {item: CatalogEntry(item, title, rng.normal(size=8), (("t:dairy", "t:dairy/x"),))
+               for item, title in titles.items()}
+    settings = AgentSettings(max_topic_share=None, mmr_lambda=1.0)
+    listed = diversify(pool, {i: e.vector for i, e in entries.items()}, entries, settings, 5)
+    assert [c.item_id for c in listed] == ["milk-a", "eggs", "bread"]
