@@ -46,7 +46,7 @@ def open_service(stack: ExitStack, settings: Settings, with_llm: bool = True, ec
         start_embedded_llm(stack, settings)
     memory = stack.enter_context(InterestMemory.open(settings.memory_config))
     demo = ensure_demo_data(memory, settings)
-    echo(f"demo data {'already loaded' if demo.skipped else 'loaded'}: {demo.dataset}, {demo.users} users")
+    echo(demo.describe())
     llm = VllmLLM(llm_base_url(settings), settings.llm.model, api_key=settings.llm.api_key,
                   timeout_s=settings.llm.timeout_s, context_tokens=settings.llm.context_tokens) if with_llm else None
     service = ShiftRecService.create(settings.agent_config, memory, llm, echo=echo)

@@ -161,6 +161,10 @@ class Settings(BaseSettings):
         default=Path.home() / ".cache" / "shiftrec", description="Converted model weights and other caches."
     )
     chroma_url: str | None = Field(default=None, description="Chroma server URL; unset: embedded Chroma.")
+    demo: Literal["ml-100k", "grocery", "none"] = Field(
+        default="ml-100k", description="Demo data loaded into memory at start (once): MovieLens-100K, the grocery "
+        "subsample (memory/grocery.py), or none: serve only the catalog and events you add.",
+    )
     torch_threads: int = Field(default=1, ge=1, description="Threads for embeddings; vLLM needs the rest.")
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: EmbeddedServerSettings = Field(default_factory=EmbeddedServerSettings)
