@@ -104,10 +104,9 @@ def _item(row) -> Item:
         name = f"{levels[1]}: {levels[2]}"
     details = ", ".join(part for part in (f"{brand} brand" if brand else "", size) if part)
     title = f"{name} ({details})" if details else name
-    text = details  # the path is embedded from the categories already: saying it twice only slows embedding
     metadata = {key: value for key, value in (("brand", brand), ("package_size", size)) if value}
-    return Item(id=str(row.product_id), title=title, text=text, categories=[" > ".join(path)] if path else [],
-                metadata=metadata)
+    # no text: the title and the path say it all, and each repeated word slows the embedding
+    return Item(id=str(row.product_id), title=title, categories=[" > ".join(path)] if path else [], metadata=metadata)
 
 
 def _shares_a_word(category: str, kind: str) -> bool:
