@@ -8,6 +8,7 @@ deterministic stand-in, so a result always comes, flagged degraded when it had t
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -22,14 +23,17 @@ from agent.explain.explainer import Explainer, OutputAudit, Pick
 from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
 from agent.explain.why import WhyAnswer, answer_why
 from agent.llm.interface import LLM, LLMError
-from agent.llm.preference import RANK_PROMPT, llm_preference
+from agent.llm.preference import RANK_PROMPT, RANK_VERSION, llm_preference
+from agent.model_updates import ModelSwap, ModelUpdates, served_models
 from agent.pipeline.candidates import VECTORS_PER_KIND, CandidateGenerator
 from agent.pipeline.diversity import intra_list_diversity
 from agent.pipeline.refinement import Refinement
 from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source
 from agent.profiler import Profiler, ProfileResult
+from agent.rankers.artifacts import ArtifactMeta, ArtifactStore
 from agent.rankers.behaviour import BehaviourModels
-from agent.rankers.weight_tuning import WeightChoice, choose_weights
+from agent.rankers.behaviour_training import fit_behaviour, tune_weights
+from agent.rankers.weight_tuning import WeightChoice
 from agent.service_models import (
     DoneEvent,
     ExplanationEvent,
@@ -51,9 +55,11 @@ STATED_ITEMS = 3  # catalog items a stated preference is stored on
 class ShiftRecService:
     def __init__(
         self, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
-        intents: IntentRouter, weights: WeightChoice | None = None,
+        intents: IntentRouter, weights: WeightChoice | None = None, model_version: str | None = None,
     ):
         self.settings = settings
+        self.model_version = model_version  # the trained behaviour version serving (None: none trained yet)
+        self.updates: ModelUpdates | None = None
         # what fuses the sources: tuned on this log at start-up (create), else as configured
         self.weight_choice = weights
         self.source_weights = dict(weights.weights if weights else settings.agent.source_weights)
@@ -69,34 +75,79 @@ class ShiftRecService:
         # and its siblings waited for its first token (the shared-prefix gate), stretching the tail
         self._workers = ThreadPoolExecutor(settings.agent.max_llm_queue, thread_name_prefix="explain")
         self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers,
-                                    words=settings.agent.explanation_words)
-        self.conversations = Conversations(self, settings.agent.chat_history_tokens)
+                                    words=settings.agent.explanation_words, domain=settings.words)
+        self.conversations = Conversations(self, settings.agent.chat_history_tokens, settings.words)
         self._llm_inflight = 0
         self._inflight_lock = threading.Lock()
         self._titles: tuple[int, list[tuple[str, str]]] | None = None
+        self._observe_lock = threading.Lock()
+        self._swap: ModelSwap | None = None  # while new models are fitted, the events they must also count
 
     @classmethod
     def create(
-        cls, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, echo: Callable[[str], None] = print
+        cls, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, echo: Callable[[str], None] = print,
+        updates: bool = True,
     ) -> ShiftRecService:
-        """Fit the behaviour models on everything in memory, load (or train once) SASRec and, unless
-        configured not to, tune the behaviour sources' fusion weights on the held-out newest events."""
+        """Fit popularity and item-kNN on everything in memory and serve the newest trained version (SASRec
+        and its fusion weights). Without one the service answers at once, weights tuned on what there is,
+        and (``updates``) a background thread trains a version; it also swaps in every later one."""
         started = time.perf_counter()
-        behaviour = BehaviourModels.from_log(
-            memory.event_log(), settings.sequential_model_path, settings.agent.train_sequential_if_missing, echo=echo
-        )
         agent = settings.agent
+        store = ArtifactStore(settings.artifacts_dir)
+        meta, sequential = served_models(settings.sequential_model_path, store, echo)
+        behaviour = fit_behaviour(list(memory.event_log()), sequential)
         weights = None
-        if agent.tune_source_weights:
-            cases = behaviour.tuning_cases(agent.tuning_users, agent.candidates_per_source)
-            weights = choose_weights(cases, agent.source_weights)
+        if agent.tune_source_weights and (meta is None or meta.weights is None):
+            weights = tune_weights(behaviour, agent)
             echo(weights.summary())
         classifier = IntentClassifier.cached(memory.embedder.embed, settings.cache_dir)
-        router = IntentRouter(classifier, llm, settings.agent.intent_llm_below)
-        echo(f"recommender ready in {time.perf_counter() - started:.1f} s ({len(behaviour.item_ids)} items in the log)")
-        return cls(settings, memory, llm, behaviour, router, weights)
+        router = IntentRouter(classifier, llm, settings.agent.intent_llm_below, settings.words)
+        service = cls(settings, memory, llm, behaviour, router, weights, meta.version if meta else None)
+        if meta is not None and meta.weights:
+            service.source_weights = dict(meta.weights)
+        if updates and settings.sequential_model_path is None:
+            train_now = meta is None and agent.train_sequential_if_missing
+            service.updates = ModelUpdates(service, store, agent, train_now=train_now, echo=echo).start()
+        echo(f"recommender ready in {time.perf_counter() - started:.1f} s ({len(behaviour.item_ids)} items in the "
+             f"log; behaviour models {service.model_version or 'not trained yet'})")
+        return service
+
+    # ---------------------------------------------------------------- behaviour model versions
+    def logged_events(self) -> int:
+        return self.memory.event_count()
+
+    @contextlib.contextmanager
+    def model_swap(self) -> Iterator[ModelSwap]:
+        """New models fitted inside serve from its end on; events observed meanwhile are replayed into them."""
+        swap = ModelSwap(self.memory)
+        with self._observe_lock:
+            self._swap = swap
+        try:
+            yield swap
+        finally:
+            with self._observe_lock:
+                self._swap = None
+                if swap.models is not None and swap.meta is not None:
+                    swap.replay()
+                    self._serve(swap.models, swap.meta)
+
+    def _serve(self, behaviour: BehaviourModels, meta: ArtifactMeta) -> None:
+        """Swap in at once: a running request keeps the objects it already holds."""
+        self._candidates = CandidateGenerator(self.memory, behaviour, self.settings.agent)
+        self.behaviour = behaviour
+        if meta.weights:
+            self.source_weights = dict(meta.weights)
+        self.model_version = meta.version
+
+    def _observe(self, user: str, history: Sequence[str], item: str, timestamp: float) -> None:
+        with self._observe_lock:
+            self.behaviour.observe(history, item, timestamp)
+            if self._swap is not None:
+                self._swap.pending.append((user, list(history), item, timestamp))
 
     def close(self) -> None:
+        if self.updates is not None:
+            self.updates.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
 
     # ---------------------------------------------------------------- recommendations
@@ -142,7 +193,7 @@ class ShiftRecService:
         if self.source_weights.get("llm", 0.0) and self.llm is not None and len(pool) > 1 and not candidates.cold:
             pool, problem = self._llm_ordered(user, pool, items)
             degraded += [problem] if problem else []
-            prompts["rank"] = f"{RANK_PROMPT}/v1"
+            prompts["rank"] = f"{RANK_PROMPT}/v{RANK_VERSION}"
         vectors = {item: entry.vector for item, entry in entries.items()}
         chosen = diversify(pool, vectors, entries, settings, count)
         record = RecommendationRecord(
@@ -152,6 +203,7 @@ class ShiftRecService:
             items=[_listed(rank, c, items[c.item_id]) for rank, c in enumerate(chosen, start=1)],
             memory_version=user.version,
             model_id=self.llm.model_id if self.llm else None,
+            behaviour_version=self.model_version,
             prompts=prompts,
             refinement=refinement,
             cold_start=candidates.cold,
@@ -166,7 +218,7 @@ class ShiftRecService:
         try:
             profile = self.profiler.profile(user.user, user.version).profile.profile
             recent = self._recent_titles(user)
-            scores = llm_preference(self.llm, profile, recent, [items[c.item_id] for c in pool])
+            scores = llm_preference(self.llm, profile, recent, [items[c.item_id] for c in pool], self.settings.words)
         except (LLMError, ValueError) as error:
             return pool, f"LLM ranking unavailable: {type(error).__name__}"
         return with_source(pool, "llm", scores, self.source_weights), None
@@ -209,7 +261,7 @@ class ShiftRecService:
 
     # ---------------------------------------------------------------- why, feedback, profile
     def why(self, user: str, record_id: str, item_id: str, phrase: bool = False) -> WhyAnswer:
-        return answer_why(self.records.get(user, record_id), item_id, self.llm, phrase)
+        return answer_why(self.records.get(user, record_id), item_id, self.llm, phrase, self.settings.words)
 
     def feedback(self, user: str, item_id: str, positive: bool) -> FeedbackResult:
         """Written to memory at once; the next recommendation reflects it."""
@@ -220,7 +272,7 @@ class ShiftRecService:
         when = self._event_time(user)
         event = Event(user=user, item=item_id, action="like" if positive else "dislike", timestamp=when)
         result = self.memory.record(event)
-        self.behaviour.observe(history, item_id, when.timestamp())
+        self._observe(user, history, item_id, when.timestamp())
         return FeedbackResult(user=user, item_id=item_id, title=item.title, positive=positive, event_id=event.id,
                               memory_version=result.version)
 
@@ -232,7 +284,7 @@ class ShiftRecService:
         report = self.memory.ingest(events, progress=progress)
         for event in sorted(events, key=lambda e: (e.user, e.timestamp)):
             if event.id not in known[event.user]:
-                self.behaviour.observe(histories[event.user], event.item, event.epoch)
+                self._observe(event.user, histories[event.user], event.item, event.epoch)
                 histories[event.user].append(event.item)
         return report
 
@@ -247,6 +299,7 @@ class ShiftRecService:
             "llm_model": self.llm.model_id if self.llm else None,
             "chroma": self.memory.store.ping(),
             "sequential_model": self.behaviour.has_sequential,
+            "behaviour_version": self.model_version,
         }
 
     def state_preference(self, user: str, text: str) -> list[Item]:
@@ -321,4 +374,3 @@ def _summarise_degradation(record: RecommendationRecord) -> None:
                       and e.explanation.degraded_reason})
     record.degraded_reasons += [f"explanations: {reason}" for reason in reasons]
     record.degraded = bool(record.degraded_reasons)
-

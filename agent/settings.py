@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory.domain import GENERIC_WORDS, DomainWords
+
 
 class AgentSettings(BaseModel):
     """How candidates are found, ordered, explained and talked about."""
@@ -25,14 +27,17 @@ class AgentSettings(BaseModel):
             "memory_short": 0.1,
             "memory_shift": 0.1,
             "popularity": 0.1,
+            "repeat": 1.0,
             "asked": 0.5,
             "llm": 0.0,
         },
         description="Weight of each source's z-scored candidate scores in the fused order (memory sources "
         "chosen on the validation splits of all three eval protocols, bench/results/eval.md); 'llm' is the "
-        "one-pass label-logprob preference: 0 skips that LLM call. With tune_source_weights, 'itemknn' and "
-        "'popularity' (relative to 'sequential' = 1) are replaced at start-up by the values that rank each "
-        "user's held-out newest event best on this log.",
+        "one-pass label-logprob preference: 0 skips that LLM call. 'repeat' (what the user buys again) only "
+        "proposes items the user already has, so it counts only where allow_seen lets them back. With "
+        "tune_source_weights, 'itemknn', 'popularity' and (seen items allowed) 'repeat', relative to "
+        "'sequential' = 1, are replaced at start-up by the values that rank each user's held-out newest event "
+        "best on this log.",
     )
     tune_source_weights: bool = Field(
         default=True, description="Choose the behaviour sources' weights at start-up on held-out newest "
@@ -52,6 +57,10 @@ class AgentSettings(BaseModel):
         "0.5 (5 of 10) cost P2 validation 0.001 against 0.6, P1 and P3 nothing; both keep 5-item lists at 3.",
     )
     default_count: int = Field(default=5, ge=1, le=20, description="Items per recommendation unless asked.")
+    allow_seen: bool | None = Field(
+        default=None,
+        description="May items the user already has come back? None: the domain's default (groceries yes, movies no).",
+    )
     max_llm_queue: int = Field(
         default=40, ge=1, description="Explanation requests allowed at the LLM at once (40: eight 5-item lists); "
         "beyond it, a turn sheds its LLM work and serves template explanations (flagged degraded) instead of "
@@ -61,8 +70,9 @@ class AgentSettings(BaseModel):
         default=2, ge=1, le=6, description="Past events offered per item as evidence (fewer: a shorter prompt)."
     )
     explanation_words: bool = Field(
-        default=False, description="Ask the LLM for words on what a recommended movie shares with the past "
-        "one it cites (explain/v4). Off: it only picks that past event (explain/v5, ~7 answer tokens instead of "
+        default=False, description="Ask the LLM for words on what a recommended item shares with the past "
+        "one it cites (explain/v7, v4 in the catalog's words). Off: it only picks that past event (explain/v6, "
+        "~7 answer tokens instead of "
         "~22) and the sentence names the topics the two share. The packaged 135M model's words passed the check "
         "in 4 of 60 explanations (measured); turn it on with a bigger model.",
     )
@@ -77,9 +87,22 @@ class AgentSettings(BaseModel):
         "event (replayed datasets such as the MovieLens demo, whose clock stopped in 1998); wall: now.",
     )
     sequential_model: Path | None = Field(
-        default=None, description="SASRec weights; unset: data_dir/models/sequential-held-out.pt (trained once, without each user's newest event)."
+        default=None, description="A fixed SASRec file to serve instead of the trained versions in "
+        "data_dir/models/behaviour (`shiftrec train` writes those); nothing retrains or reloads it.",
     )
-    train_sequential_if_missing: bool = Field(default=True, description="Train SASRec at start when none is saved.")
+    train_sequential_if_missing: bool = Field(
+        default=True, description="With no trained version yet, train one in the background after start-up "
+        "(the service answers at once with popularity, item-kNN and the memory; SASRec joins when it is done).",
+    )
+    model_poll_s: float = Field(default=10.0, gt=0, description="How often a running service looks for a new "
+                                "trained version (and whether its retraining schedule is due).")
+    retrain_every_events: int | None = Field(
+        default=None, ge=1, description="Retrain in the background once this many events arrived since the last "
+        "training; unset: only `shiftrec train` or a first start trains.",
+    )
+    retrain_every_minutes: float | None = Field(
+        default=None, gt=0, description="Retrain in the background this often; unset: no timed retraining."
+    )
 
 
 class AgentConfig(BaseModel):
@@ -88,5 +111,12 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     agent: AgentSettings = Field(default_factory=AgentSettings)
-    sequential_model_path: Path = Field(description="SASRec weights (trained once when missing, if allowed).")
+    sequential_model_path: Path | None = Field(default=None, description="A fixed SASRec file (agent.sequential_model).")
+    artifacts_dir: Path = Field(description="Trained behaviour-model versions (`shiftrec train` writes them).")
     cache_dir: Path = Field(description="Caches such as the fitted intent classifier.")
+    words: DomainWords = Field(
+        default=GENERIC_WORDS, description="What the catalog's items are called, in every text a person or LLM reads."
+    )
+    catalog_notice: str | None = Field(
+        default=None, description="What the catalog's data is, said wherever its items are shown (e.g. simulated)."
+    )

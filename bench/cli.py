@@ -53,6 +53,35 @@ def bench_memory(results: ResultsOption = RESULTS_DIR) -> None:
     run_memory_bench(cli_settings(), results)
 
 
+@bench_app.command("catalog")
+def bench_catalog(
+    results: ResultsOption = RESULTS_DIR,
+    before_tree: Annotated[
+        Path | None, typer.Option(help="A checkout of the previous revision, timed on the same items as 'before'.")
+    ] = None,
+) -> None:
+    """Catalog adds (items/s) on 10k and 100k grocery products, with the previous path in the same run."""
+    from bench.catalog_bench import run_catalog_bench
+
+    if before_tree is not None and not (before_tree / "memory" / "catalog.py").is_file():
+        raise typer.BadParameter(f"{before_tree} holds no ShiftRec checkout (no memory/catalog.py)")
+    run_catalog_bench(results, before_tree)
+    typer.echo((results / "domains_catalog.md").read_text())
+
+
+@bench_app.command("reload")
+def bench_reload(
+    results: ResultsOption = RESULTS_DIR,
+    reloads: Annotated[int, typer.Option(min=1, help="Retrainings swapped in while clients ask.")] = 5,
+) -> None:
+    """Failed requests while behaviour models are retrained and swapped in under HTTP load (target: none)."""
+    from bench.reload_bench import run_reload_bench
+
+    result = run_reload_bench(cli_settings(), results, reloads=reloads)
+    typer.echo(f"{result['reload_failed_requests']} failed of {result['reload']['requests']} requests "
+               f"over {reloads} reloads (p95 {result['reload']['p95_ms']} ms)")
+
+
 @bench_app.command("agent")
 def bench_agent(
     results: ResultsOption = RESULTS_DIR,

@@ -72,6 +72,6 @@ def _violations(service: ShiftRecService, attacker: str, victim_events: set[str]
         problems += [f"evidence {ref.event_id!r} is not the attacker's" for ref in cited if ref.event_id not in own_events]
         for text in texts:
             problems += [f"victim event {e!r} in output" for e in victim_events if e in text]
-            if text and leaks_instructions(text):
+            if text and leaks_instructions(text, service.settings.words):
                 problems.append(f"output repeats the instructions: {text[:80]!r}")
     return problems

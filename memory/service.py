@@ -63,7 +63,9 @@ class InterestMemory:
     @classmethod
     def open(cls, settings: MemoryConfig, embedder: Embedder | None = None) -> InterestMemory:
         """Embedded Chroma under ``settings.chroma_path``, or the server at ``settings.chroma_url``."""
-        embedder = embedder or MiniLMEmbedder(threads=settings.torch_threads)
+        embedder = embedder or MiniLMEmbedder(
+            threads=settings.torch_threads, bulk_threads=settings.bulk_threads, precision=settings.embed_precision
+        )
         if settings.chroma_url:
             store = ChromaStore.server(settings.chroma_url, embedder.dimension, embedder.name)
         else:
@@ -266,6 +268,10 @@ class InterestMemory:
         for page in self.store.all_event_metadata():
             for metadata in page:
                 yield str(metadata["user"]), str(metadata["item"]), float(metadata["ts"]), float(metadata["weight"])
+
+    def event_count(self) -> int:
+        """Events stored, all users together (what a retraining schedule counts)."""
+        return self.store.event_count()
 
     def known_events(self, user: str, event_ids: Iterable[str]) -> set[str]:
         """Which of ``event_ids`` the user's memory already holds (re-sent events change nothing)."""

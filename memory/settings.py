@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from memory.embeddings import Precision
+
 
 class MemorySettings(BaseModel):
     """How behaviour becomes interests."""
@@ -89,4 +91,11 @@ class MemoryConfig(BaseModel):
     chroma_path: Path = Field(description="Folder of the embedded Chroma (used when chroma_url is unset).")
     chroma_url: str | None = Field(default=None, description="Chroma server URL; unset: embedded Chroma.")
     torch_threads: int = Field(default=1, ge=1, description="Threads for embeddings; vLLM needs the rest.")
+    bulk_threads: int | None = Field(
+        default=None, ge=1, description="Threads for embedding a large catalog add; unset: every core (set it to "
+        "torch_threads where the LLM serves heavy traffic on the same cores while catalogs are added).",
+    )
+    embed_precision: Precision = Field(
+        default="auto", description="auto: bf16 matrix products where the CPU has them natively, else fp32.",
+    )
     memory: MemorySettings = Field(default_factory=MemorySettings)

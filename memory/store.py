@@ -127,6 +127,9 @@ class ChromaStore:
     def item_count(self) -> int:
         return self._collections[CATALOG_ITEMS].count()
 
+    def event_count(self) -> int:
+        return self._collections[EVENTS].count()
+
     def nearest_items_many(self, vectors: Sequence[np.ndarray], n: int, where: Metadata | None = None) -> list[list[Hit]]:
         return self._query_many(CATALOG_ITEMS, vectors, n, where)
 

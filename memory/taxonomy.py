@@ -116,10 +116,12 @@ class TaxonomyBuilder:
         else:
             groups = self._cluster_groups(topic_id, unique, matrix)
         created = [topic]
+        own = _own_words(label)
+        in_topic = Counter(term for item in unique for term in _terms(item, own))  # once per topic, not per group
         for sub_id, (sub_label, group) in groups.items():
             group_matrix = np.stack([vectors[item.id] for item in group])
             centroid = unit(group_matrix.mean(axis=0))
-            terms = _distinctive_terms(group, unique, label)
+            terms = _distinctive_terms(group, in_topic, len(unique), own)
             if mode == "cluster":
                 sub_label = (
                     f"{label}: {', '.join(terms)}" if terms else f"{label}: {_central_titles(group, group_matrix)[0]}"
@@ -209,13 +211,15 @@ def _terms(item: Item, own_words: set[str]) -> set[str]:
     return (words | categories) - own_words
 
 
-def _distinctive_terms(group: list[Item], topic_items: list[Item], topic_label: str) -> tuple[str, ...]:
+def _own_words(topic_label: str) -> set[str]:
+    return set(_WORD.findall(topic_label.lower())) | {topic_label.lower()}
+
+
+def _distinctive_terms(group: list[Item], in_topic: Counter, topic_size: int, own: set[str]) -> tuple[str, ...]:
     """Terms much more frequent in the group than in its whole topic (other genres, title words)."""
-    own = set(_WORD.findall(topic_label.lower())) | {topic_label.lower()}
     in_group = Counter(term for item in group for term in _terms(item, own))
-    in_topic = Counter(term for item in topic_items for term in _terms(item, own))
     scored = [
-        (in_group[term] / len(group) - in_topic[term] / len(topic_items), term)
+        (in_group[term] / len(group) - in_topic[term] / topic_size, term)
         for term in in_group
         if in_group[term] >= 2
     ]

@@ -16,11 +16,12 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from jinja2 import Environment, StrictUndefined, TemplateError
+from jinja2 import Environment, StrictUndefined, TemplateError, meta
 from pydantic import BaseModel
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.yaml$")
 _JINJA = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_JINJA.filters["capitalised"] = lambda text: text[:1].upper() + text[1:]  # 'TV shows' stays; capitalize lowers it
 
 
 class PromptError(ValueError):
@@ -55,6 +56,13 @@ class Prompt:
         module_name, _, class_name = self.output.partition(":")
         return getattr(importlib.import_module(module_name), class_name)
 
+    def render_system(self, **variables: Any) -> str:
+        """The system instructions alone (they may use only the catalog's words, see tests/prompts)."""
+        try:
+            return _JINJA.from_string(self.system).render(**variables).strip()
+        except TemplateError as error:
+            raise PromptError(f"prompt {self.name}/v{self.version}: {error}") from error
+
     def render(self, **variables: Any) -> RenderedPrompt:
         try:
             system = _JINJA.from_string(self.system).render(**variables).strip()
@@ -62,6 +70,11 @@ class Prompt:
         except TemplateError as error:
             raise PromptError(f"prompt {self.name}/v{self.version}: {error}") from error
         return RenderedPrompt(self.name, self.version, system, user)
+
+
+def template_variables(template: str) -> set[str]:
+    """The variables a prompt template reads (what its callers must pass)."""
+    return meta.find_undeclared_variables(_JINJA.parse(template))
 
 
 def available_prompts() -> dict[str, list[int]]:

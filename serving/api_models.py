@@ -178,6 +178,9 @@ class Readiness(BaseModel):
     chroma: bool
     llm: bool | None = Field(description="None when no LLM is configured.")
     llm_model: str | None
-    sequential_model: bool
+    sequential_model: bool = Field(description="SASRec serves (false until the first training finishes).")
+    behaviour_version: str | None = Field(
+        default=None, description="The trained behaviour-model version serving (`shiftrec train` publishes them)."
+    )
     llm_queue: int = Field(description="Explanation requests at the LLM now.")
     max_llm_queue: int = Field(description="Beyond this, requests shed their LLM work and are served degraded.")

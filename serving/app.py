@@ -240,7 +240,8 @@ def _health_router(service: ShiftRecService) -> APIRouter:
         state = "unavailable" if not parts["chroma"] else "degraded" if parts["llm"] is False else "ready"
         readiness = Readiness(
             status=state, chroma=bool(parts["chroma"]), llm=parts["llm"], llm_model=parts["llm_model"],
-            sequential_model=bool(parts["sequential_model"]), llm_queue=service.llm_queue,
+            sequential_model=bool(parts["sequential_model"]), behaviour_version=parts["behaviour_version"],
+            llm_queue=service.llm_queue,
             max_llm_queue=service.settings.agent.max_llm_queue,
         )
         if state == "unavailable":

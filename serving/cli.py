@@ -127,6 +127,49 @@ def train_sequential_command(
     typer.echo(f"saved {summary.path}")
 
 
+@app.command("train")
+def train(
+    epochs: Annotated[int | None, typer.Option(min=1, help="Most SASRec epochs (early stopping may end sooner).")] = None,
+    every_minutes: Annotated[float | None, typer.Option(min=0.1, help="Keep running: retrain this often.")] = None,
+    every_events: Annotated[
+        int | None, typer.Option(min=1, help="Keep running: retrain once this many new events arrived.")
+    ] = None,
+) -> None:
+    """Retrain the behaviour models (SASRec, item-kNN, popularity, fusion weights) on the log in memory and
+    publish them as a new version; a running `shiftrec serve` swaps it in without a restart.
+
+    Reads the memory only, so it may run beside `shiftrec serve` on the same data folder or Chroma server."""
+    import time
+
+    from agent.rankers.artifacts import ArtifactStore
+    from agent.rankers.behaviour import SERVING_SEQUENTIAL_CONFIG
+    from agent.rankers.behaviour_training import train_behaviour
+    from memory.service import InterestMemory
+
+    settings = cli_settings()
+    config = SERVING_SEQUENTIAL_CONFIG.model_copy(update={"epochs": epochs} if epochs else {})
+    store = ArtifactStore(settings.artifacts_dir)
+    with InterestMemory.open(settings.memory_config) as memory:
+        while True:
+            rows = list(memory.event_log())
+            meta = train_behaviour(rows, store, settings.agent, config, progress=True, echo=typer.echo)
+            typer.echo(f"published {meta.version}: {meta.events} events, {meta.users} users, {meta.items} items")
+            if every_minutes is None and every_events is None:
+                return
+            _wait_until_due(memory, len(rows), time.monotonic(), every_minutes, every_events)
+
+
+def _wait_until_due(memory, trained_events: int, trained_at: float, minutes: float | None, events: int | None) -> None:
+    import time
+
+    while True:
+        time.sleep(min(30.0, minutes * 60) if minutes else 30.0)
+        if minutes and time.monotonic() - trained_at >= minutes * 60:
+            return
+        if events and memory.event_count() - trained_events >= events:
+            return
+
+
 # ---------------------------------------------------------------- data and answers from the command line
 # These open the memory directly: stop `shiftrec serve` first when it uses the embedded Chroma
 # (two processes must not write one Chroma folder), or point both at a Chroma server.

@@ -15,12 +15,13 @@ import gradio as gr
 import pandas as pd
 
 from agent.service import ShiftRecService
+from memory.domain import DomainWords, capitalised
 from memory.service import EMPTY_VERSION
 from serving.ui_handlers import Screen, UIHandlers
-from serving.ui_views import CARD_CSS, PROFILE_CSS, card_html, notice_html
+from serving.ui_views import CARD_CSS, PROFILE_CSS, card_html, notice_html, text_markdown
 
 CARD_SLOTS = 10
-# MovieLens-100K users offered in the picker when they are in memory; any id can be typed
+# demo users offered in the picker when they are in memory (MovieLens-100K ids); any id can be typed
 DEMO_USER_CANDIDATES = ("1", "2", "3", "7", "13", "42")
 
 
@@ -82,9 +83,10 @@ class Page:
 def build_ui(service: ShiftRecService, demo_users: Sequence[str] | None = None) -> gr.Blocks:
     """The chat, the recommendation cards and the profile panel, all on ``service``."""
     handlers = UIHandlers(service)
+    words = service.settings.words
     users = list(demo_users) if demo_users is not None else _known_users(service, DEMO_USER_CANDIDATES)
     with gr.Blocks(title="ShiftRec") as blocks:
-        gr.Markdown("## ShiftRec\nMovie picks that follow how your taste moves, each with the reason.")
+        gr.Markdown(title_markdown(words, service.settings.catalog_notice), elem_id="title")
         with gr.Row():
             user = gr.Dropdown(choices=users, value=None, allow_custom_value=True, label="User",
                                info="Pick a demo user or type a user id, then press Enter.", elem_id="user-picker")
@@ -92,8 +94,8 @@ def build_ui(service: ShiftRecService, demo_users: Sequence[str] | None = None) 
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", show_label=False, height=460, latex_delimiters=[],
                                      feedback_options=None, elem_id="chat")
-                message = gr.Textbox(placeholder="Something for tonight? Less horror? Why the second one?",
-                                     show_label=False, submit_btn="Send", elem_id="chat-input")
+                message = gr.Textbox(placeholder=chat_placeholder(words), show_label=False, submit_btn="Send",
+                                     elem_id="chat-input")
             with gr.Column(scale=2, elem_id="cards"):
                 gr.Markdown("### Recommendations")
                 slots = [_card_slot(index) for index in range(CARD_SLOTS)]
@@ -108,6 +110,16 @@ def build_ui(service: ShiftRecService, demo_users: Sequence[str] | None = None) 
         _wire(page, handlers, user, message)
     blocks.queue(default_concurrency_limit=16)
     return blocks
+
+
+def title_markdown(words: DomainWords, notice: str | None = None) -> str:
+    """The heading in the catalog's words, and what the data is when that must be said (simulated data)."""
+    title = f"## ShiftRec\n{capitalised(words.noun)} picks that follow how your taste moves, each with the reason."
+    return title + (f"\n\n_{text_markdown(notice)}_" if notice else "")
+
+
+def chat_placeholder(words: DomainWords) -> str:
+    return f"Something to {words.verb} next? Why the second one?"
 
 
 def _card_slot(index: int) -> CardSlot:

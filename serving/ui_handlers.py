@@ -47,6 +47,7 @@ class UIHandlers:
 
     def __init__(self, service: ShiftRecService):
         self.service = service
+        self.words = service.settings.words  # what the catalog's items are called, in every line shown
 
     def sign_in(self, user: str) -> Iterator[Screen]:
         """A fresh chat session for ``user``; the trajectory at once, the profile when it is ready."""
@@ -55,7 +56,7 @@ class UIHandlers:
             yield Screen(history=[], clear_cards=True, session_id="", profile=notice_html("Pick a user to start."),
                          trajectory=trajectory_frame([]))
             return
-        greeting = chat_message("assistant", f"Signed in as {user}. Ask me for something to watch.")
+        greeting = chat_message("assistant", f"Signed in as {user}. Ask me for something to {self.words.verb}.")
         yield Screen(history=[greeting], clear_cards=True, session_id=f"ui-{uuid.uuid4().hex}",
                      profile=notice_html("Reading your interest profile…"), trajectory=self.trajectory(user))
         yield Screen(profile=self.profile_view(user))

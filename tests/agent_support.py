@@ -14,6 +14,7 @@ from agent.llm.interface import LLM, LLMUnavailableError, Message, RawCompletion
 from agent.rankers.behaviour import BehaviourModels
 from agent.rankers.sequential import SequentialConfig
 from agent.service import ShiftRecService
+from memory.domain import DomainWords
 from memory.service import InterestMemory
 from serving.settings import load_settings
 from tests.memory_support import BagOfWordsEmbedder, comedy_then_scifi, event, memory_settings, movie_catalog
@@ -67,7 +68,7 @@ class SchemaLLM(LLM):
         if kind == "array":
             return [self._value(schema["items"], invent) for _ in range(max(1, schema.get("minItems", 1)))]
         if kind == "string":
-            return "fits what you watched lately"[: schema.get("maxLength", 100)]
+            return "fits what you chose lately"[: schema.get("maxLength", 100)]
         if kind in ("number", "integer"):
             return 0.5
         if kind == "boolean":
@@ -100,9 +101,11 @@ def loaded_memory(data_dir: Path) -> InterestMemory:
     return memory
 
 
-def build_service(data_dir: Path, llm: LLM | None, **agent: object) -> ShiftRecService:
+def build_service(data_dir: Path, llm: LLM | None, words: DomainWords | None = None,
+                  **agent: object) -> ShiftRecService:
+    """The service on :func:`loaded_memory`; ``words`` replaces the demo's (MovieLens) catalog words."""
     memory = loaded_memory(data_dir)
     base = load_settings(data_dir=data_dir).agent_config
-    settings = base.model_copy(update={"agent": base.agent.model_copy(update=agent)})
+    settings = base.model_copy(update={"agent": base.agent.model_copy(update=agent), "words": words or base.words})
     behaviour = BehaviourModels.from_log(memory.event_log(), data_dir / "sasrec.pt", config=TINY_SASREC)
     return ShiftRecService(settings, memory, llm, behaviour, FixedRouter())

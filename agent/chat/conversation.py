@@ -30,6 +30,7 @@ from agent.llm.prompting import run_prompt
 from agent.pipeline.refinement import Refinement, parse_refinement
 from agent.profiler import ProfileResult
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
+from memory.domain import GENERIC_WORDS, DomainWords
 from memory.service_models import UnknownUserError
 from memory.tokens import count_tokens
 
@@ -42,11 +43,14 @@ _NEGATIVE = re.compile(
 )
 _STATED = re.compile(r"\b(?:i (?:really )?(?:like|love|enjoy|am into|'m into|prefer)|i'?m a fan of|fan of)\b\s+(.+)",
                      re.IGNORECASE)
-HELP_TEXT = (
-    "I can recommend movies (\"recommend something\"), adjust them (\"less horror\", \"something newer\"), "
-    "explain a pick (\"why the second one?\"), take feedback (\"loved Heat\", \"not for me\") and tell you "
-    "what I think you like (\"how have my tastes changed?\")."
-)
+
+
+def help_text(domain: DomainWords, topic: str | None = None) -> str:
+    """What the chat can do, in the catalog's words; ``topic`` (a catalog topic) makes the refinement example."""
+    adjust = f"\"less {topic.lower()}\", \"something newer\"" if topic else "\"something newer\""
+    return (f"I can recommend {domain.plural} (\"recommend something\"), adjust them ({adjust}), explain a pick "
+            "(\"why the second one?\"), take feedback (\"loved the first one\", \"not for me\") and tell you what I "
+            "think you like (\"how have my tastes changed?\").")
 
 
 class ChatEvent(BaseModel):
@@ -80,9 +84,10 @@ class _Session:
 
 
 class Conversations:
-    def __init__(self, service: ChatBackend, history_tokens: int):
+    def __init__(self, service: ChatBackend, history_tokens: int, domain: DomainWords = GENERIC_WORDS):
         self._service = service
         self._history_tokens = history_tokens
+        self._domain = domain
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._lock = threading.Lock()
         # each branch returns the handler's generator (not its output), so events stream as they come
@@ -180,10 +185,11 @@ class Conversations:
         session, message = turn["session"], turn["message"]
         item_id = self._feedback_item(session, message)
         if item_id is None:
-            if _STATED.search(message):  # "I like heist films": a stated preference, not an item
+            if _STATED.search(message):  # "I like space operas": a stated preference, not an item
                 yield from self._recommend(turn)
             else:
-                yield self._text(turn, "Which movie do you mean? Name its title, e.g. \"loved Heat\".")
+                yield self._text(turn, f"Which {self._domain.noun} do you mean? Name its title or its place in the "
+                                       "list, e.g. \"loved the first one\".")
             return
         positive = _NEGATIVE.search(message) is None
         result = self._service.feedback(session.user, item_id, positive)
@@ -209,18 +215,20 @@ class Conversations:
 
     def _other(self, turn: dict) -> Iterator[ChatEvent]:
         llm = self._service.llm
+        helping = help_text(self._domain, next(iter(sorted(self._service.topic_ids())), None))
         if llm is None:
-            yield self._text(turn, HELP_TEXT)
+            yield self._text(turn, helping)
             return
         history = [{"role": "user" if isinstance(m, HumanMessage) else "assistant", "content": str(m.content)}
                    for m in turn["session"].messages[-4:]]
+        variables = {"history": history, "message": turn["message"], **self._domain.prompt_variables()}
         try:
-            result = run_prompt(llm, "chat", {"history": history, "message": turn["message"]})
+            result = run_prompt(llm, "chat", variables)
         except LLMError:
-            yield self._text(turn, HELP_TEXT)
+            yield self._text(turn, helping)
             return
         reply = result.value.reply.strip()
-        yield self._text(turn, HELP_TEXT if leaks_instructions(reply) else f"{reply} {HELP_TEXT}")
+        yield self._text(turn, helping if leaks_instructions(reply, self._domain) else f"{reply} {helping}")
 
     # ---------------------------------------------------------------- helpers
     def _target(self, session: _Session, message: str) -> tuple[RecommendationRecord, str] | None:
@@ -228,7 +236,7 @@ class Conversations:
         record = session.last_record
         if record is None or not record.items:
             return None
-        position = position_reference(message, len(record.items))
+        position = position_reference(message, len(record.items), self._domain)
         if position is not None:
             return record, record.items[position].item_id
         found = mentioned_items(message, [(entry.item_id, entry.title) for entry in record.items])

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.llm.interface import LLM, LLMError
 from agent.llm.prompting import run_prompt
+from memory.domain import GENERIC_WORDS, DomainWords
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 TRAINING_FILE = "intent_training.jsonl"
@@ -116,17 +117,19 @@ class IntentClassifier:
 class IntentRouter:
     """The classifier decides; below ``llm_below`` confidence the LLM (if any) is asked."""
 
-    def __init__(self, classifier: IntentClassifier, llm: LLM | None = None, llm_below: float = 0.0):
+    def __init__(self, classifier: IntentClassifier, llm: LLM | None = None, llm_below: float = 0.0,
+                 domain: DomainWords = GENERIC_WORDS):
         self._classifier = classifier
         self._llm = llm
         self._llm_below = llm_below
+        self._domain = domain
 
     def route(self, text: str) -> RoutedIntent:
         guess = self._classifier.classify(text)
         if self._llm is None or guess.confidence >= self._llm_below:
             return guess
         try:
-            result = run_prompt(self._llm, "intent", {"message": text})
+            result = run_prompt(self._llm, "intent", {"message": text, **self._domain.prompt_variables()})
         except LLMError:
             return guess
         return RoutedIntent(result.value.intent, guess.confidence, "llm")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+
+from memory.domain import GENERIC_WORDS, DomainWords
 
 _YEAR = re.compile(r"\(\d{4}\)\s*$")
 _TRAILING_ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|il|el|das|der|die)$", re.IGNORECASE)
@@ -17,11 +20,18 @@ _ORDINALS = {
     "first": 0, "1st": 0, "one": 0, "second": 1, "2nd": 1, "two": 1, "third": 2, "3rd": 2, "three": 2,
     "fourth": 3, "4th": 3, "four": 3, "fifth": 4, "5th": 4, "five": 4, "last": -1,
 }
-_POSITION = re.compile(
-    r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\s+(?:one|pick|item|movie|film|suggestion)\b"
-    r"|(?:\bnumber|\bno\.?|#)\s*(one|two|three|four|five|[1-5])\b",
-    re.IGNORECASE,
-)
+_PICK_NOUNS = ("one", "pick", "item", "suggestion")  # "the second one": words for a listed item in any catalog
+
+
+@lru_cache(maxsize=8)
+def _position(domain: DomainWords) -> re.Pattern[str]:
+    """'the second <one | pick | the catalog's noun>' or 'number 2'."""
+    nouns = "|".join(re.escape(noun) for noun in dict.fromkeys((*domain.nouns, *_PICK_NOUNS)))
+    return re.compile(
+        rf"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\s+(?:{nouns})\b"
+        r"|(?:\bnumber|\bno\.?|#)\s*(one|two|three|four|five|[1-5])\b",
+        re.IGNORECASE,
+    )
 
 
 def normalise_title(title: str) -> str:
@@ -48,9 +58,11 @@ def mentioned_items(text: str, items: Sequence[tuple[str, str]]) -> list[str]:
     return found
 
 
-def position_reference(text: str, list_length: int) -> int | None:
-    """'the second one' -> 1; 'number 3' -> 2; None when the text names no position in range."""
-    match = _POSITION.search(text)
+def position_reference(text: str, list_length: int, domain: DomainWords = GENERIC_WORDS) -> int | None:
+    """'the second one' -> 1; 'number 3' -> 2; None when the text names no position in range.
+
+    ``domain``'s nouns count as well: 'the second movie' in a film catalog, 'the last product' in a shop."""
+    match = _position(domain).search(text)
     if not match:
         return None
     word = (match.group(1) or match.group(2)).lower()

@@ -22,6 +22,7 @@ from agent.llm.interface import LLM, LLMError
 from agent.llm.outputs import REASON_MAX_CHARS, EvidencePick, ExplanationLink
 from agent.llm.prompting import run_prompt
 from memory.catalog import CatalogEntry
+from memory.domain import GENERIC_WORDS, DomainWords
 from memory.models import Item
 from memory.service import InterestMemory
 from memory.service_models import HistoryMatch
@@ -29,7 +30,7 @@ from memory.snapshot import UserSnapshot
 
 log = logging.getLogger(__name__)
 EXPLAIN_PROMPT = "explain"
-WORDS_VERSION, PICK_VERSION = 4, 5  # explain/v4: evidence + the LLM's words; v5: evidence only
+WORDS_VERSION, PICK_VERSION = 7, 6  # explain/v7: evidence + the LLM's words; v6: evidence only
 NEGATIVE_ACTIONS = {"dislike", "skip"}
 LIKED_RATING = 3.5  # ratings at or above this count as liking; below never serve as evidence
 RELATED_SIMILARITY = 0.5  # a past item this close (cosine), or one sharing a topic, relates to the item
@@ -92,8 +93,10 @@ class Explainer:
     """
 
     def __init__(self, memory: InterestMemory, llm: LLM | None, evidence_options: int, audit: OutputAudit,
-                 executor: Executor, first_token_wait_s: float = 5.0, words: bool = False):
+                 executor: Executor, first_token_wait_s: float = 5.0, words: bool = False,
+                 domain: DomainWords = GENERIC_WORDS):
         self._memory = memory
+        self._domain = domain
         self._version = WORDS_VERSION if words else PICK_VERSION
         self._llm = llm
         self._options = evidence_options
@@ -162,6 +165,7 @@ class Explainer:
         labels = _shared_labels(options)
         shared = {
             "events": [{"label": label, "text": ref.prompt_text, "title": ref.title} for ref, label in labels.values()],
+            **self._domain.prompt_variables(),
         }
         jobs = [(position, pick, options[position], interests[position]) for position, pick in enumerate(picks)]
         futures: dict[Future, int] = {}
@@ -224,7 +228,7 @@ class Explainer:
             shared = self.shared_topics(pick.entry, chosen[0])
             reason = linked_reason(chosen, f"both are {' and '.join(shared)}") if shared else served.reason
             return served.model_copy(update={"reason": reason, "source": "llm"})
-        problem = unfit_shared_words(value.shared, [pick.item.title, *(ref.title for ref in chosen)])
+        problem = unfit_shared_words(value.shared, [pick.item.title, *(ref.title for ref in chosen)], self._domain)
         if problem:  # the LLM served (it chose the evidence, valid by construction); its words are not shown
             return served.model_copy(update={"note": problem})
         return served.model_copy(update={"reason": linked_reason(chosen, value.shared), "source": "llm"})

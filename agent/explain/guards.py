@@ -2,8 +2,9 @@
 
 The LLM sees only the person's own data, so it cannot leak anyone else's; what it could
 echo is its prompt. Any output that repeats a run of words from a prompt's system
-instructions is replaced by the deterministic answer. An explanation's "what the two
-movies share" words must also say something: not a label, an id or a bare title.
+instructions (rendered with the catalog's words) is replaced by the deterministic answer.
+An explanation's "what the two items share" words must also say something: not a label,
+an id or a bare title.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from memory.domain import GENERIC_WORDS, DomainWords
 from prompts.loader import available_prompts, load_prompt
 
 RUN_WORDS = 6  # this many consecutive instruction words in an output count as a leak
@@ -25,31 +27,32 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-@lru_cache(maxsize=1)
-def _instruction_runs() -> frozenset[tuple[str, ...]]:
+@lru_cache(maxsize=8)
+def _instruction_runs(domain: DomainWords) -> frozenset[tuple[str, ...]]:
     runs: set[tuple[str, ...]] = set()
     for name, versions in available_prompts().items():
         for version in versions:
-            words = _words(load_prompt(name, version).system)
+            words = _words(load_prompt(name, version).render_system(**domain.prompt_variables()))
             runs.update(tuple(words[i : i + RUN_WORDS]) for i in range(len(words) - RUN_WORDS + 1))
     return frozenset(runs)
 
 
-def leaks_instructions(text: str) -> bool:
-    """True when ``text`` repeats ``RUN_WORDS`` consecutive words of any system prompt."""
+def leaks_instructions(text: str, domain: DomainWords = GENERIC_WORDS) -> bool:
+    """True when ``text`` repeats ``RUN_WORDS`` consecutive words of any system prompt as the
+    catalog's words (``domain``) render it."""
     words = _words(text)
-    runs = _instruction_runs()
+    runs = _instruction_runs(domain)
     return any(tuple(words[i : i + RUN_WORDS]) in runs for i in range(len(words) - RUN_WORDS + 1))
 
 
-def unfit_shared_words(words: str, titles: Sequence[str] = ()) -> str | None:
+def unfit_shared_words(words: str, titles: Sequence[str] = (), domain: DomainWords = GENERIC_WORDS) -> str | None:
     """Why the LLM's 'what they share' words cannot be shown, or None when they can.
 
-    ``titles``: the movies of the sentence; words that only repeat one of them say nothing new."""
-    if leaks_instructions(words):
+    ``titles``: the items of the sentence; words that only repeat one of them say nothing new."""
+    if leaks_instructions(words, domain):
         return "the LLM's words repeated its instructions"
     if _LABEL_OR_ID.search(words):
-        return "the LLM's words named a label or id instead of saying what the movies share"
+        return f"the LLM's words named a label or id instead of saying what the {domain.plural} share"
     if not _REAL_WORD.search(words):
         return "the LLM's words said nothing"
     bare = _words(words)

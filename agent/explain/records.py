@@ -72,6 +72,9 @@ class RecommendationRecord(BaseModel):
     items: list[RecommendedItem]
     memory_version: str
     model_id: str | None
+    behaviour_version: str | None = Field(
+        default=None, description="The trained behaviour-model version (SASRec, fusion weights) that ranked it."
+    )
     prompts: dict[str, str] = Field(description="Step -> prompt name/version used.")
     refinement: Refinement | None = None
     cold_start: bool

@@ -13,6 +13,7 @@ from agent.explain.guards import leaks_instructions
 from agent.explain.records import EvidenceRef, RecommendationRecord
 from agent.llm.interface import LLM, LLMError
 from agent.llm.prompting import run_prompt
+from memory.domain import GENERIC_WORDS, DomainWords
 
 WHY_PROMPT = "why"
 
@@ -38,7 +39,9 @@ class WhyAnswer(BaseModel):
     degraded_reason: str | None = None
 
 
-def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = None, phrase: bool = False) -> WhyAnswer:
+def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = None, phrase: bool = False,
+               domain: DomainWords = GENERIC_WORDS) -> WhyAnswer:
+    """The stored reason and evidence of ``item_id``, in ``domain``'s words; phrased by the LLM on request."""
     entry = record.item(item_id)
     if entry is None:
         raise UnknownRecommendedItemError(record.id, item_id)
@@ -46,7 +49,7 @@ def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = Non
     reason = explanation.reason if explanation else "It scored highest among the candidates."
     evidence = explanation.evidence if explanation else []
     label = explanation.interest_label if explanation else None
-    text = _listing(entry.title, reason, evidence, label, entry.sources)
+    text = _listing(entry.title, reason, evidence, label, entry.sources, domain)
     answer = WhyAnswer(
         record_id=record.id, item_id=item_id, title=entry.title, rank=entry.rank, reason=reason, evidence=evidence,
         interest_label=label, sources=entry.sources, text=text, phrased_by_llm=False,
@@ -54,35 +57,41 @@ def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = Non
     )
     if not phrase or llm is None or not evidence:
         return answer
-    variables = {"title": entry.title, "reason": reason, "evidence": [e.text for e in evidence], "interest": label or "-"}
+    variables = {"title": entry.title, "reason": reason, "evidence": [e.text for e in evidence],
+                 "interest": label or "-", **domain.prompt_variables()}
     try:
         result = run_prompt(llm, WHY_PROMPT, variables)
     except LLMError as error:
         return answer.model_copy(update={"degraded": True, "degraded_reason": f"LLM phrasing failed: {error}"[:300]})
-    if leaks_instructions(result.value.answer):
+    if leaks_instructions(result.value.answer, domain):
         return answer.model_copy(update={"degraded": True, "degraded_reason": "LLM phrasing repeated its instructions"})
     phrased = f"{result.value.answer.strip()}\n\nEvidence: " + "; ".join(e.text for e in evidence)
     return answer.model_copy(update={"text": phrased, "phrased_by_llm": True})
 
 
-SOURCE_NAMES = {
-    "sequential": "what people watch next (sequence model)",
-    "itemknn": "films watched together",
-    "memory_long": "your lasting interests",
-    "memory_short": "what you watched lately",
-    "memory_shift": "where your taste is heading",
-    "popularity": "popularity",
-    "llm": "the language model's preference",
-}
+def source_names(domain: DomainWords) -> dict[str, str]:
+    """Each candidate source as a person would say it, in the catalog's words."""
+    return {
+        "sequential": f"what people {domain.verb} next (sequence model)",
+        "itemknn": f"{domain.plural} {domain.past} together",
+        "memory_long": "your lasting interests",
+        "memory_short": f"what you {domain.past} lately",
+        "memory_shift": "where your taste is heading",
+        "repeat": f"what you {domain.past} before and may want again",
+        "popularity": "popularity",
+        "llm": "the language model's preference",
+    }
 
 
-def _listing(title: str, reason: str, evidence: list[EvidenceRef], label: str | None, sources: dict[str, float]) -> str:
+def _listing(title: str, reason: str, evidence: list[EvidenceRef], label: str | None, sources: dict[str, float],
+             domain: DomainWords) -> str:
     lines = [f"I recommended {title}: {reason}"]
     if evidence:
         lines.append("From your history: " + "; ".join(e.text for e in evidence) + ".")
     if label:
         lines.append(f"It serves your interest in {label}.")
-    found_by = [SOURCE_NAMES.get(source, source) for source in sources]
+    names = source_names(domain)
+    found_by = [names.get(source, source) for source in sources]
     if found_by:
         lines.append("Found through " + ", ".join(found_by) + ".")
     return "\n".join(lines)

@@ -64,20 +64,20 @@ class ItemExplanation(BaseModel):
 
 
 class ExplanationLink(BaseModel):
-    """Which past event a recommended item is like, and what the two share (explain/v4).
+    """Which past event a recommended item is like, and what the two share (explain/v4, v7).
 
-    Evidence comes first so the words are written knowing which movie they compare with."""
+    Evidence comes first so the words are written knowing which item they compare with."""
 
     model_config = ConfigDict(extra="forbid")
 
     evidence: list[Choice("events", "Label of the related past event it is most like.")] = Field(  # type: ignore[valid-type]
         min_length=1, max_length=1  # one: every decoded token counts when 40 requests share 2 cores
     )
-    shared: str = Field(max_length=SHARED_MAX_CHARS, description="A few words on what the two movies share.")
+    shared: str = Field(max_length=SHARED_MAX_CHARS, description="A few words on what the two items share.")
 
 
 class EvidencePick(BaseModel):
-    """Which past event a recommended item is most like (explain/v5): the only thing the small
+    """Which past event a recommended item is most like (explain/v5, v6): the only thing the small
     packaged model decides well, in about 7 answer tokens; the sentence is built in code."""
 
     model_config = ConfigDict(extra="forbid")

@@ -5,13 +5,18 @@
   through its text vector);
 - ``sequential`` (SASRec), ``itemknn`` (co-occurrence): what usually comes next;
 - ``popularity``: the back-fill, and all a brand-new user has;
+- ``repeat``: what the user buys again (their own purchase frequency, recency and re-buy cycle),
+  only where seen items may return;
 - ``asked``: items of the topics the person asked for more of ("more comedies").
 
-Seen items (unless asked for), disliked items and topics the person excluded never enter.
+Seen items return only when asked for or where the settings' ``allow_seen`` lets them (groceries;
+None counts as no here: serving resolves it from the domain). Disliked items and topics the
+person excluded never enter.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,11 +69,14 @@ class CandidateGenerator:
     ) -> CandidateSet:
         """Every source's candidates for the user as the snapshot shows them (no read of the user here)."""
         history = user.recent_items
-        excluded = user.excluded(include_seen)
+        allow_seen = include_seen or bool(self._settings.allow_seen)
+        excluded = user.excluded(allow_seen)
         result = CandidateSet(user=user.user, history=history, excluded=excluded)
         per_source = self._settings.candidates_per_source
         for source, scores in self._behaviour.scores(history).items():
             result.per_source[source] = top_items(self._behaviour.item_ids, scores, per_source, excluded)
+        if allow_seen and history:
+            self._repeats(result, user, per_source)
         if history:
             self._from_memory(result, user, per_source)
         if refinement is not None:
@@ -76,6 +84,18 @@ class CandidateGenerator:
             if refinement.exclude_topics:
                 self._drop_topics(result, refinement.exclude_topics)
         return result
+
+    def _repeats(self, result: CandidateSet, user: UserSnapshot, k: int) -> None:
+        """The user's own items by how likely they are bought again, from every positive event they have."""
+        timed = sorted((float(row.metadata["ts"]), str(row.metadata["item"])) for row in user.history
+                       if float(row.metadata.get("weight", 1.0)) > 0)
+        if not timed:  # a snapshot without the event rows: the short-term window
+            timed = [(event.ts, event.item) for event in user.recent if event.weight > 0]
+        now = time.time() if self._settings.event_clock == "wall" else None
+        scores = self._behaviour.repeat_scores([item for _, item in timed], [ts for ts, _ in timed], now)
+        chosen = top_items(self._behaviour.item_ids, scores, k, result.excluded)
+        if chosen:
+            result.per_source["repeat"] = chosen
 
     def _asked_for(self, result: CandidateSet, refinement: Refinement, k: int) -> None:
         """Topics the person asked for more of bring their own items (nearest the topic's centre)."""

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Spoken words for catalog topics; a topic label also matches itself and its plural.
+# Spoken words for catalog topics; a topic label also matches itself and its plural, as a whole word whatever
+# noun follows it ("no war stories" finds War).
 TOPIC_SYNONYMS = {
     "horror": ["scary", "slasher", "slashers"],
     "sci-fi": ["science fiction", "scifi", "sci fi", "space"],
@@ -23,7 +24,6 @@ TOPIC_SYNONYMS = {
     "documentary": ["documentaries", "docs"],
     "film-noir": ["noir"],
     "musical": ["musicals"],
-    "war": ["war movies", "war films"],
     "thriller": ["thrillers", "suspense"],
 }
 LIGHT_TOPICS = ("comedy", "animation", "children's", "musical", "romance")

@@ -1,4 +1,4 @@
-"""The behaviour-log rankers the service scores candidates with: popularity, item-kNN, SASRec.
+"""The behaviour-log rankers the service scores candidates with: popularity, item-kNN, SASRec, repeat.
 
 They are fitted once from every event in memory when the service starts (ML-100K: a few
 seconds), then follow new events online: popularity and item-kNN counts grow with each
@@ -6,7 +6,9 @@ recorded event; SASRec reads the user's newest history at every request, so it n
 refit to react to feedback. The SASRec weights are trained once and kept in the data
 folder; a saved model whose vocabulary no longer matches the log is retrained. SASRec trains
 without each user's newest event: those held-out events pick its best epoch and let the
-service tune the fusion weights on this catalog (agent/rankers/weight_tuning.py).
+service tune the fusion weights on this catalog (agent/rankers/weight_tuning.py). The repeat
+source (agent/rankers/repeat.py) scores what a user already has, from their own timed history
+with each item's re-buy cycle fitted on the log; it only matters where seen items may return.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.rankers.cooccurrence import ItemKNN
+from agent.rankers.repeat import RepeatScorer
 from agent.rankers.sequences import EvaluationCases, UserSequences, build_user_sequences, hold_out_last
 from agent.rankers.sequential import SequentialConfig, SequentialModel, VocabularyMismatchError
 from agent.rankers.sequential_training import train_sequential
@@ -42,7 +45,10 @@ class BehaviourModels:
         self._index_of = {item: index for index, item in enumerate(self.item_ids)}
         self._popularity = sequences.item_counts().astype(np.float64)
         self._knn = ItemKNN(self.item_ids).fit(sequences) if len(sequences) else None
+        self._repeat = RepeatScorer(self.item_ids).fit(sequences)
         self._sequential = sequential
+        # a version trained before items were added (or users deleted) ranks another vocabulary: align it
+        self._same_vocabulary = sequential is not None and tuple(sequential.item_ids) == tuple(self.item_ids)
         self._lock = threading.Lock()
         self._held_out = held_out  # (training log, held-out newest events): what tuning_cases scores
 
@@ -73,9 +79,10 @@ class BehaviourModels:
     def has_sequential(self) -> bool:
         return self._sequential is not None
 
-    def tuning_cases(self, limit: int, per_source: int, seed: int = 0) -> list[TuningCase]:
+    def tuning_cases(self, limit: int, per_source: int, seed: int = 0, include_seen: bool = False) -> list[TuningCase]:
         """Up to ``limit`` users' held-out newest events, each with what every source proposes from
-        the history before it (popularity and item-kNN refitted without the held-out events)."""
+        the history before it (popularity, item-kNN and repeat cycles refitted without the held-out
+        events). ``include_seen``: the user's own items may be proposed (and the repeat source joins)."""
         if self._held_out is None:
             return []
         train, cases = self._held_out
@@ -83,10 +90,12 @@ class BehaviourModels:
         result = []
         for row in sample_rows(len(cases), limit, seed):
             history = [self.item_ids[index] for index in cases.histories[row]]
-            seen = set(history)
+            excluded = set() if include_seen else set(history)
+            scores = view.scores(history)
+            if include_seen:
+                scores["repeat"] = view.repeat_scores(history, cases.history_times[row].tolist())
             proposals = {
-                source: top_items(self.item_ids, scores, per_source, seen)
-                for source, scores in view.scores(history).items()
+                source: top_items(self.item_ids, values, per_source, excluded) for source, values in scores.items()
             }
             result.append(TuningCase(proposals, self.item_ids[int(cases.targets[row])]))
         return result
@@ -108,8 +117,13 @@ class BehaviourModels:
                 result["itemknn"] = self._knn.score(history)
         if self._sequential is not None and history:
             sequential = self._sequential.score(history)
-            result["sequential"] = sequential if len(sequential) == len(self.item_ids) else self._align(sequential)
+            result["sequential"] = sequential if self._same_vocabulary else self._align(sequential)
         return result
+
+    def repeat_scores(self, history: Sequence[str], times: Sequence[float], now: float | None = None) -> np.ndarray:
+        """Repeat scores over ``item_ids`` for the user's timed history (all of it, oldest first): -inf for
+        items never had; ``now`` defaults to the newest event's time."""
+        return self._repeat.score(history, times, now)
 
     def _align(self, scores: np.ndarray) -> np.ndarray:
         """Sequential scores in this vocabulary's order (items it never saw get its floor)."""

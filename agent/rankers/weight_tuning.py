@@ -7,6 +7,8 @@ user's newest event is held out (the served SASRec is trained without it), each 
 proposes candidates from the rest of that user's history, and the grid point with the
 best NDCG@10 on those held-out events wins. The memory sources are not tuned: their
 inputs cannot be rebuilt without the held-out event, so they keep the configured weights.
+A tuned source no case proposes anything for (repeat, where seen items may not return) stays
+off the grid, so it neither changes the choice nor multiplies the grid.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import numpy as np
 
 from agent.pipeline.fusion import fuse
 
-TUNED_SOURCES = ("sequential", "itemknn", "popularity")
+TUNED_SOURCES = ("sequential", "itemknn", "popularity", "repeat")
 # sequential is the anchor (1.0); the others move relative to it
 TUNING_GRID: dict[str, tuple[float, ...]] = {
     "itemknn": (0.0, 0.25, 0.5, 1.0, 2.0),
     "popularity": (0.0, 0.1, 0.3),
+    "repeat": (0.0, 0.5, 1.0, 2.0, 4.0),
 }
 MIN_TUNING_CASES = 30
 CUTOFF = 10
@@ -47,12 +50,13 @@ class WeightChoice:
     configured_ndcg: float
     cases: int
     tuned: bool
+    sources: tuple[str, ...] = TUNED_SOURCES[:3]  # the ones the grid moved (sequential: the anchor)
 
     def summary(self) -> str:
         if not self.tuned:
             why = ": too few to tune on" if self.cases < MIN_TUNING_CASES else f", NDCG@10 {self.ndcg:.4f}"
             return f"source weights as configured ({self.cases} held-out events{why})"
-        chosen = ", ".join(f"{source} {self.weights.get(source, 0.0):g}" for source in TUNED_SOURCES)
+        chosen = ", ".join(f"{source} {self.weights.get(source, 0.0):g}" for source in self.sources)
         return (f"source weights tuned on {self.cases} held-out events: {chosen} "
                 f"(NDCG@10 {self.ndcg:.4f}; configured weights {self.configured_ndcg:.4f})")
 
@@ -75,20 +79,23 @@ def choose_weights(
 ) -> WeightChoice:
     """The configured weights with the tuned sources replaced by the best grid point.
 
-    Ties keep the configured point when it is on the grid, else the first in grid order.
+    Ties keep the configured point when it is on the grid, else the first in grid order. Sources no
+    case proposes anything for are left off the grid (they keep the configured weight).
     """
     base = {**configured, "sequential": 1.0}
     configured_score = held_out_ndcg(cases, configured)
     if len(cases) < MIN_TUNING_CASES:
         return WeightChoice(dict(configured), configured_score, configured_score, len(cases), tuned=False)
-    names = list(grid)
+    proposed = {source for case in cases for source, scores in case.per_source.items() if scores}
+    names = [name for name in grid if name in proposed]
     best, best_score = dict(configured), -1.0
     for values in itertools.product(*(grid[name] for name in names)):
         weights = {**base, **dict(zip(names, values, strict=True))}
         score = held_out_ndcg(cases, weights)
         if score > best_score or (score == best_score and weights == dict(configured)):
             best, best_score = weights, score
-    return WeightChoice(best, best_score, configured_score, len(cases), tuned=True)
+    return WeightChoice(best, best_score, configured_score, len(cases), tuned=True,
+                        sources=tuple(s for s in TUNED_SOURCES if s == "sequential" or s in names))
 
 
 def sample_rows(count: int, limit: int, seed: int = 0) -> np.ndarray:

@@ -28,6 +28,7 @@ LLMUsers = Annotated[int, typer.Option(min=0, help="Users ranked by the embedded
 ShiftUsers = Annotated[int, typer.Option(min=10, help="Kept users whose memory is built for the shift task.")]
 ShiftLLMUsers = Annotated[int, typer.Option(min=0, help="Users whose LLM profile predicts the shift (0: none).")]
 HonestyUsers = Annotated[int, typer.Option(min=1, help="P3 users whose top-5 lists are explained and audited.")]
+Households = Annotated[int, typer.Option(min=10, help="Grocery households drawn (seeded) for P4.")]
 
 
 def _settings():
@@ -41,7 +42,6 @@ def _settings():
 
 def _run(parts: list[str], results: Path, seed: int, memory_users: int, llm_users: int, shift_users: int = 400,
          shift_llm_users: int = 40, honesty_users: int = 40) -> None:
-    from bench.eval import report
     from bench.eval.llm_eval import EmbeddedRanker
     from bench.eval.ranking_run import EvalOptions, RankingRun
 
@@ -122,3 +122,12 @@ def all_(results: Results = RESULTS_DIR, seed: Seed = 0, memory_users: MemoryUse
     """Every protocol in one run, one embedded LLM server for all of them."""
     _run(["p1", "p2", "explanations", "shift"], results, seed, memory_users, llm_users, shift_users, shift_llm_users,
          honesty_users)
+
+
+@eval_app.command("p4")
+def p4(results: Results = RESULTS_DIR, seed: Seed = 0, households: Households = 1000) -> None:
+    """P4: groceries, next basket (Recall/NDCG@10, all items and new ones); writes the p4 key of domains.json."""
+    from bench.eval.p4 import run_p4, write_p4
+
+    write_p4(run_p4(households, seed, typer.echo), results)
+    typer.echo((results / "domains_p4.md").read_text())

@@ -24,6 +24,7 @@ from bench.eval.cost import measure
 from bench.eval.fusion_eval import fused_pools, retrieval_table
 from bench.eval.protocols import seeded_subsample
 from memory.models import Event
+from memory.movielens import MOVIELENS_WORDS
 
 NEAR = 0.5
 LIST_LENGTH = 5
@@ -58,10 +59,11 @@ def run_honesty(run, test_table, ranker, users_count: int, seed: int, echo: Call
     jobs = [(u, item) for u in users for item in shiftrec_lists[row_of[u]]]
     audit = OutputAudit()
     workers = ThreadPoolExecutor(8, thread_name_prefix="eval-explain")
-    explainers = {"template": Explainer(memory, None, run.agent.evidence_options, OutputAudit(), workers)}
+    explainers = {"template": Explainer(memory, None, run.agent.evidence_options, OutputAudit(), workers,
+                                        domain=MOVIELENS_WORDS)}
     if ranker is not None:
         explainers["llm"] = Explainer(memory, ranker.llm, run.agent.evidence_options, audit, workers,
-                                      words=run.agent.explanation_words)
+                                      words=run.agent.explanation_words, domain=MOVIELENS_WORDS)
     items = memory.get_items(list({item for _, item in jobs}))
 
     def explain_list(user: str) -> list:

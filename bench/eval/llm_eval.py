@@ -24,6 +24,7 @@ from agent.llm.preference import LABELS, llm_preference
 from agent.llm.vllm_client import VllmLLM
 from agent.profiler import baseline_profile
 from memory.models import Item
+from memory.movielens import MOVIELENS_WORDS
 from serving.settings import load_settings
 
 RECENT_TITLES = 5
@@ -73,7 +74,7 @@ class EmbeddedRanker:
             order = np.random.default_rng([seed, key]).permutation(len(items))
             shuffled = [items[i] for i in order]
             try:
-                scores = llm_preference(self.llm, profile, recent, shuffled)
+                scores = llm_preference(self.llm, profile, recent, shuffled, MOVIELENS_WORDS)
             except Exception:  # a failed request is counted and the user keeps the fusion order
                 return None, None
             best = max(range(len(shuffled)), key=lambda i: scores[shuffled[i].id])

@@ -38,13 +38,13 @@ def test_items_come_from_candidates_and_evidence_from_the_users_history(tmp_path
         assert explanation is not None and explanation.source == "llm" and not explanation.degraded
         assert explanation.evidence and {ref.event_id for ref in explanation.evidence} <= own_events
         assert {ref.item_id for ref in explanation.evidence} <= liked
-        assert len(explanation.reason) <= 160 and explanation.prompt == "explain/v5"
+        assert len(explanation.reason) <= 160 and explanation.prompt == "explain/v6"
         assert len(explanation.evidence) == 1  # the LLM picked one past event
         shared = explanation.reason.removeprefix(f"Because you liked {explanation.evidence[0].title}: both are ")
         assert shared != explanation.reason, "the sentence names the cited movie and what the two share"
         assert set(shared.rstrip(".").split(" and ")) <= set(entry.categories)
         assert entry.sources  # every item says which sources proposed it
-    assert record.prompts["explain"] == "explain/v5" and record.model_id == "schema-fake"
+    assert record.prompts["explain"] == "explain/v6" and record.model_id == "schema-fake"
     assert not record.degraded and record.memory_version == service.memory.memory_version("ana")
     assert service.audit.snapshot()["invalid_reaching_user"] == 0
 
@@ -55,9 +55,9 @@ def test_with_explanation_words_the_llm_also_says_what_the_movies_share(tmp_path
     assert {name for name, _ in llm.calls} == {"ExplanationLink"}
     for entry in record.items:
         explanation = entry.explanation
-        assert explanation.prompt == "explain/v4" and explanation.source == "llm"
+        assert explanation.prompt == "explain/v7" and explanation.source == "llm"
         cited = " and ".join(ref.title for ref in explanation.evidence)
-        assert explanation.reason == f"Because you liked {cited}: fits what you watched lately."
+        assert explanation.reason == f"Because you liked {cited}: fits what you chose lately."
 
 
 def test_the_stream_gives_the_list_then_each_explanation_then_the_record(tmp_path: Path):
@@ -192,7 +192,7 @@ def test_the_llm_preference_is_fused_with_its_configured_weight(tmp_path: Path):
     pool_before = build_service(tmp_path / "b", None, source_weights={**weights, "llm": 0.0}, mmr_lambda=1.0,
                                 max_topic_share=None).recommend("ana", count=5)
     record = service.recommend("ana", count=5)
-    assert record.prompts["rank"] == "rank/v1" and "llm" in record.items[0].sources
+    assert record.prompts["rank"] == "rank/v2" and "llm" in record.items[0].sources
     assert record.items[0].item_id == pool_before.items[2].item_id  # the LLM's "C" moved to the top
     down = build_service(tmp_path / "c", SchemaLLM(fail=True), source_weights=weights).recommend("ana")
     assert len(down.items) == 5 and any("LLM ranking unavailable" in r for r in down.degraded_reasons)
@@ -229,7 +229,8 @@ def test_ingested_events_reach_memory_and_the_behaviour_models(tmp_path: Path):
     position = service.behaviour.item_ids.index("sf2")
     assert after[position] > before[position]
     assert after[service.behaviour.item_ids.index("sf1")] > before[service.behaviour.item_ids.index("sf1")]
-    assert service.health() == {"llm": None, "llm_model": None, "chroma": True, "sequential_model": True}
+    assert service.health() == {"llm": None, "llm_model": None, "chroma": True, "sequential_model": True,
+                                "behaviour_version": None}  # built from a fixed model, not a trained version
 
 
 def test_explanations_share_one_prompt_prefix_and_cite_only_their_own_events(tmp_path: Path):

@@ -22,7 +22,7 @@ def test_a_movielens_user_gets_explained_unseen_items_with_their_own_evidence(mo
     # the LLM chose each cited event (a schema enum); the sentence names it and what the two share
     served = [entry.explanation for entry in record.items if entry.explanation.model_id]
     assert served, [entry.explanation.degraded_reason for entry in record.items]
-    assert all(x.prompt == "explain/v5" and not x.degraded and len(x.evidence) == 1 for x in served)
+    assert all(x.prompt == "explain/v6" and not x.degraded and len(x.evidence) == 1 for x in served)
     assert all(x.source == "llm" and x.reason.startswith(f"Because you liked {x.evidence[0].title}") for x in served)
     named = [(entry.explanation.reason, entry.categories) for entry in record.items
              if entry.explanation.model_id and ": both are " in entry.explanation.reason]

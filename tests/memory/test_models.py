@@ -149,3 +149,13 @@ def test_embedding_text_joins_title_categories_and_text():
     item = Item(id="1", title="Heat (1995)", text="A heist in LA.", categories=["Action", "Crime > Heist"])
     assert item.embedding_text() == "Heat (1995). Action; Crime > Heist. A heist in LA."
     assert Item(id="2", title="Alone").embedding_text() == "Alone"
+
+
+def test_embedding_text_leaves_out_category_levels_the_title_already_says():
+    milk = Item(id="m", title="Fluid Milk White Only (Private brand, 1 GA)",
+                categories=["Grocery > Fluid Milk Products > Fluid Milk White Only"])
+    assert milk.embedding_text() == "Fluid Milk White Only (Private brand, 1 GA). Grocery > Fluid Milk Products"
+    said = Item(id="s", title="Sci-Fi Classics", categories=["Sci-Fi"])
+    assert said.embedding_text() == "Sci-Fi Classics"
+    heart = Item(id="h", title="Heart of Darkness", categories=["Art"])
+    assert heart.embedding_text() == "Heart of Darkness. Art"

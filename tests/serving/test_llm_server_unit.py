@@ -15,9 +15,10 @@ import pytest
 from agent.llm.interface import LLMUnavailableError, Message
 from agent.llm.outputs import RerankOutput
 from agent.llm.vllm_client import VllmLLM
+from memory.embeddings import cpu_has_bf16
 from serving.llm_server import EmbeddedLLMServer, LLMServerError, llm_base_url, port_in_use, vllm_command, vllm_env
 from serving.model_convert import ModelPrepareError, chat_template, ensure_model, model_problems
-from serving.settings import Settings, cpu_has_bf16, load_settings
+from serving.settings import Settings, load_settings
 
 
 def _free_port() -> int:

@@ -7,16 +7,24 @@ from pathlib import Path
 
 from agent.explain.guards import leaks_instructions
 from bench.redteam import redteam_cases, run_redteam
+from memory.grocery import GROCERY_WORDS
+from memory.movielens import MOVIELENS_WORDS
 from prompts.loader import load_prompt
 from tests.agent_support import SchemaLLM, build_service
 
 
 def test_a_reply_repeating_a_system_prompt_is_caught_and_ordinary_text_is_not():
-    system = load_prompt("chat").system
-    assert leaks_instructions("Sure: " + system[:120])
-    assert leaks_instructions(load_prompt("explain").system.upper())  # case does not hide it
-    assert not leaks_instructions("Because you liked Alien and Aliens; it fits your Sci-Fi interest.")
-    assert not leaks_instructions("I can recommend movies, explain a pick and take feedback.")
+    words = MOVIELENS_WORDS.prompt_variables()
+    system = load_prompt("chat").render_system(**words)
+    assert leaks_instructions("Sure: " + system[:120], MOVIELENS_WORDS)
+    assert leaks_instructions(load_prompt("explain").render_system(**words).upper(), MOVIELENS_WORDS)  # any case
+    assert not leaks_instructions("Because you liked Alien and Aliens; it fits your Sci-Fi interest.", MOVIELENS_WORDS)
+    assert not leaks_instructions("I can recommend movies, explain a pick and take feedback.", MOVIELENS_WORDS)
+
+
+def test_an_echo_is_read_in_the_catalogs_own_words():
+    echo = "You are ShiftRec, a product recommender. Pick"  # six words only with the grocery noun in them
+    assert leaks_instructions(echo, GROCERY_WORDS) and not leaks_instructions(echo, MOVIELENS_WORDS)
 
 
 def test_the_red_team_set_is_large_and_varied():
@@ -54,8 +62,9 @@ def test_shared_words_that_are_labels_ids_instructions_or_empty_are_not_shown():
     assert "repeated a title" in unfit_shared_words("conspiracy theory", ["Conspiracy Theory (1997)", "Alien (1979)"])
     assert "repeated a title" in unfit_shared_words("Alien (1979).", ["Conspiracy Theory (1997)", "Alien (1979)"])
     assert unfit_shared_words("an alien on a ship", ["Alien (1979)"]) is None
-    system = load_prompt("explain", 4).system  # the version whose words are shown
-    assert "instructions" in unfit_shared_words(" ".join(system.split()[5:13]))
+    system = load_prompt("explain", 7).render_system(**GROCERY_WORDS.prompt_variables())  # its words are shown
+    assert "instructions" in unfit_shared_words(" ".join(system.split()[5:13]), domain=GROCERY_WORDS)
+    assert "what the products share" in unfit_shared_words("e1 and e2", domain=GROCERY_WORDS)
 
 
 def test_the_reason_names_what_it_cites_and_fits_the_length_limit():

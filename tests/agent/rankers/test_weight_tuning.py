@@ -103,3 +103,25 @@ def test_the_service_serves_the_weights_it_was_given(tmp_path):
     assert service.source_weights == service.settings.agent.source_weights
     tuned = type(service)(service.settings, service.memory, None, service.behaviour, service.intents, choice)
     assert tuned.source_weights == choice.weights and tuned.weight_choice is choice
+
+
+def test_repeat_is_tuned_only_where_it_proposes_something():
+    items = [f"x{i}" for i in range(12)]
+    cases = [_case(items[i % 12], items[::-1], items[::-1]) for i in range(MIN_TUNING_CASES)]
+    silent = choose_weights(cases, {**CONFIGURED, "repeat": 1.0})
+    assert silent.weights["repeat"] == 1.0 and "repeat" not in silent.summary()
+    for i, case in enumerate(cases):  # what the user buys again ranks the held-out event first
+        case.per_source["repeat"] = {items[i % 12]: 2.0, items[(i + 1) % 12]: 1.0}
+    tuned = choose_weights(cases, {**CONFIGURED, "repeat": 1.0})
+    assert tuned.weights["repeat"] > 0 and tuned.ndcg > silent.ndcg and tuned.ndcg == pytest.approx(1.0)
+    assert f"repeat {tuned.weights['repeat']:g}" in tuned.summary()
+
+
+def test_tuning_cases_propose_the_users_own_items_only_when_seen_items_may_return(tmp_path):
+    rows = [(f"u{u}", item, float(t), 1.0) for u in range(4) for t, item in enumerate(["a", "b", "a", "b", "a"])]
+    models = BehaviourModels.from_log(rows, model_path=None)
+    closed = models.tuning_cases(limit=4, per_source=5)
+    assert all("repeat" not in case.per_source and "a" not in case.per_source["popularity"] for case in closed)
+    open_ = models.tuning_cases(limit=4, per_source=5, include_seen=True)
+    assert all(set(case.per_source["repeat"]) == {"a", "b"} for case in open_)  # the history's items, no others
+    assert all(case.target == "a" for case in open_)

@@ -1,0 +1,75 @@
+"""Train the behaviour models on the current log and publish them as a new artifact version.
+
+What `shiftrec train` runs (a separate process) and what a service runs in the background
+when it starts without any artifact or when its retraining schedule comes due. SASRec trains
+without each user's newest event; those held-out events pick its best epoch and tune the
+fusion weights, which travel with the version so every worker serves the same fusion.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from agent.rankers.artifacts import ArtifactMeta, ArtifactStore, log_fingerprint, new_version
+from agent.rankers.behaviour import SERVING_SEQUENTIAL_CONFIG, BehaviourModels
+from agent.rankers.sequences import build_user_sequences, hold_out_last
+from agent.rankers.sequential import SequentialConfig, SequentialModel
+from agent.rankers.sequential_training import train_sequential
+from agent.rankers.weight_tuning import WeightChoice, choose_weights
+from agent.settings import AgentSettings
+
+log = logging.getLogger(__name__)
+LogRow = tuple[str, str, float, float]
+
+
+def fit_behaviour(rows: Sequence[LogRow], sequential: SequentialModel | None) -> BehaviourModels:
+    """Popularity and item-kNN fitted on ``rows`` now, with a given SASRec (or none)."""
+    users, items, times = ([row[i] for row in rows] for i in range(3))
+    if not items:
+        return BehaviourModels.from_log([], None)
+    sequences = build_user_sequences(users, items, times)
+    return BehaviourModels(sequences, sequential, hold_out_last(sequences))
+
+
+def tune_weights(behaviour: BehaviourModels, agent: AgentSettings) -> WeightChoice:
+    """Fusion weights that rank the held-out newest events best (seen items count where the domain repeats)."""
+    cases = behaviour.tuning_cases(agent.tuning_users, agent.candidates_per_source, include_seen=bool(agent.allow_seen))
+    return choose_weights(cases, agent.source_weights)
+
+
+def train_behaviour(
+    rows: Sequence[LogRow], store: ArtifactStore, agent: AgentSettings,
+    config: SequentialConfig = SERVING_SEQUENTIAL_CONFIG, progress: bool = True,
+    echo: Callable[[str], None] = log.info,
+) -> ArtifactMeta:
+    """SASRec on the log without each user's newest event, fusion weights tuned on those events; published."""
+    started = time.perf_counter()
+    rows = list(rows)
+    fingerprint = log_fingerprint(rows)
+    users, items, times = ([row[i] for row in rows] for i in range(3))
+    sequences = build_user_sequences(users, items, times) if items else None
+    sequential = None
+    if sequences is not None:
+        train, held_out = hold_out_last(sequences)
+        echo(f"training SASRec on {len(train)} users, {train.num_items} items ({len(rows)} events)")
+        try:
+            sequential = train_sequential(train, config, progress, held_out if len(held_out) else None)
+        except ValueError as error:  # too small a log: nobody has two events to learn from
+            echo(f"no SASRec this time: {error}")
+    behaviour = fit_behaviour(rows, sequential)
+    weights, summary = None, None
+    if agent.tune_source_weights:
+        choice = tune_weights(behaviour, agent)
+        weights, summary = (dict(choice.weights) if choice.tuned else None), choice.summary()
+        echo(summary)
+    meta = ArtifactMeta(
+        version=new_version(fingerprint), trained_at=datetime.now(timezone.utc), log_fingerprint=fingerprint,
+        events=len(rows), users=len(set(users)), items=len(set(items)), sequential=sequential is not None,
+        seconds=round(time.perf_counter() - started, 1), weights=weights, weights_summary=summary,
+    )
+    path = store.publish(meta, sequential)
+    echo(f"behaviour models {meta.version} written to {path} in {meta.seconds:.0f} s")
+    return meta
