@@ -144,7 +144,7 @@ def _labels(digest: MemoryDigest) -> dict[str, str]:
     labels = {}
     for node in digest.long_term:
         labels[node.id] = node.label
-        labels.update({child.id: child.label for child in node.children})
+        labels.update({child.id: child.label for child in node.descendants()})
     labels.update({node.id: node.label for node in digest.short_term})
     labels.update({node.id: node.label for node in [*digest.rising, *digest.fading]})
     for node_id in digest.node_ids:

@@ -1,7 +1,7 @@
-"""The item catalog in Chroma: vectors computed once, topic pairs fixed at ingest.
+"""The item catalog in Chroma: vectors computed once, tree places fixed at ingest.
 
 Each item row keeps its vector, so nothing is embedded twice; re-adding an unchanged item
-costs one lookup. The (topic, subtopic) pairs of every item are decided here, when the
+costs one lookup. The node chains (topic, subtopic, deeper levels) of every item are decided here, when the
 item arrives, so that an event later costs a dictionary lookup, not a clustering.
 """
 
@@ -24,19 +24,20 @@ from memory.models import Item
 from memory.rows import Row
 from memory.settings import MemorySettings
 from memory.store import ChromaStore
-from memory.taxonomy import Pair, TaxonomyBuilder, TopicNode
+from memory.taxonomy import Chain, TaxonomyBuilder, TopicNode
 
 _EMBED_CHUNK = 256
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """What an event needs from its item: title, vector and (topic, subtopic) pairs."""
+    """What an event needs from its item: title, vector and its node chains (topic first, then each
+    deeper level of the path; one chain per category path). Stored under the name "pairs"."""
 
     id: str
     title: str
     vector: np.ndarray
-    pairs: tuple[Pair, ...]
+    pairs: tuple[Chain, ...]
 
 
 class CatalogReport(BaseModel):
@@ -195,7 +196,7 @@ def _content_hash(item: Item) -> str:
     return hashlib.sha1(content.encode()).hexdigest()
 
 
-def _item_row(item: Item, vector: np.ndarray, pairs: tuple[Pair, ...]) -> Row:
+def _item_row(item: Item, vector: np.ndarray, pairs: tuple[Chain, ...]) -> Row:
     flags = {node: True for pair in pairs for node in pair}  # lets Chroma filter items by node
     metadata = {
         "title": item.title,
@@ -209,7 +210,7 @@ def _item_row(item: Item, vector: np.ndarray, pairs: tuple[Pair, ...]) -> Row:
 
 
 def _entry_from_row(row: Row) -> CatalogEntry:
-    pairs = tuple((topic, sub) for topic, sub in json.loads(str(row.metadata["pairs"])))
+    pairs = tuple(tuple(chain) for chain in json.loads(str(row.metadata["pairs"])))
     return CatalogEntry(row.id, str(row.metadata["title"]), row.vector, pairs)
 
 

@@ -25,7 +25,7 @@ from memory.digest_models import (
 )
 from memory.forecast import forecast
 from memory.interests import MemoryMath, Session, UserMemory, WindowEvent
-from memory.taxonomy import Pair
+from memory.taxonomy import Chain, node_depth
 
 TOPICS_SHOWN = 8
 CHILDREN_SHOWN = 3
@@ -63,16 +63,16 @@ class DigestBuilder:
         self.threshold = trend_threshold
         self.points = trajectory_points
 
-    def values(self, memory: UserMemory, as_of: float, pairs_of: dict[str, tuple[Pair, ...]]) -> NodeValues:
+    def values(self, memory: UserMemory, as_of: float, pairs_of: dict[str, tuple[Chain, ...]]) -> NodeValues:
         topics, subtopics = memory.long_term(as_of, self.math.long_half_life_s)
         short = {n: v for n, v in memory.short_term(as_of, pairs_of, self.math).items() if abs(v) >= RECENT_MIN_SCORE}
         return NodeValues(
             strength={**topics, **subtopics},
-            share={**_shares(topics), **_shares(subtopics)},
+            share={**_shares(topics), **_shares_by_depth(subtopics)},
             short=short,
             short_share={
                 **_shares({node: short.get(node, 0.0) for node in topics}),
-                **_shares({node: short.get(node, 0.0) for node in subtopics}),
+                **_shares_by_depth({node: short.get(node, 0.0) for node in subtopics}),
             },
             topics=topics,
             subtopics=subtopics,
@@ -94,7 +94,8 @@ class DigestBuilder:
             id=node_id,
             label=labels.get(node_id, node_id),
             level=values.level(node_id),
-            parent=node_id.split("/", 1)[0] if "/" in node_id else None,
+            depth=node_depth(node_id),
+            parent=node_id.rsplit("/", 1)[0] if "/" in node_id else None,
             strength=round(values.strength[node_id], 6),
             share=round(values.share[node_id], 6),
             short_share=round(values.short_share[node_id], 6),
@@ -114,21 +115,20 @@ class DigestBuilder:
         as_of: float,
         labels: dict[str, str],
         titles: dict[str, str],
-        pairs_of: dict[str, tuple[Pair, ...]],
+        pairs_of: dict[str, tuple[Chain, ...]],
     ) -> MemoryDigest:
         values = self.values(memory, as_of, pairs_of)
         long_term = []
         for topic in _ranked(values.topics)[:TOPICS_SHOWN]:
-            prefix = topic + "/"
-            children = _ranked({node: v for node, v in values.subtopics.items() if node.startswith(prefix)})
-            nodes = [self.node(memory, values, child, as_of, labels) for child in children[:CHILDREN_SHOWN]]
-            long_term.append(self.node(memory, values, topic, as_of, labels, nodes))
+            long_term.append(self.node(memory, values, topic, as_of, labels, self._children(memory, values, topic,
+                                                                                             as_of, labels)))
         positive_short = {node: score for node, score in values.short.items() if score > 0 and node in values.strength}
         short_term = [
             ShortTermInterest(
                 id=node,
                 label=labels.get(node, node),
                 level=values.level(node),
+                depth=node_depth(node),
                 score=round(values.short[node], 6),
                 share=round(values.short_share[node], 6),
             )
@@ -162,17 +162,26 @@ class DigestBuilder:
             event_ids=list(dict.fromkeys(cited)),
         )
 
+    def _children(self, memory: UserMemory, values: NodeValues, parent: str, as_of: float,
+                  labels: dict[str, str]) -> list[InterestNode]:
+        """The strongest direct children of ``parent``, each with its own (every level of a path)."""
+        prefix, depth = parent + "/", node_depth(parent) + 1
+        below = {node: v for node, v in values.subtopics.items() if node.startswith(prefix) and node_depth(node) == depth}
+        return [self.node(memory, values, child, as_of, labels, self._children(memory, values, child, as_of, labels))
+                for child in _ranked(below)[:CHILDREN_SHOWN]]
+
     @staticmethod
-    def _forecast(memory: UserMemory, labels: dict[str, str], pairs_of: dict[str, tuple[Pair, ...]]) -> list[str]:
+    def _forecast(memory: UserMemory, labels: dict[str, str], pairs_of: dict[str, tuple[Chain, ...]]) -> list[str]:
         """Event counts of the whole history and topics of the window's events feed memory.forecast."""
         counts = {topic: stats.events for topic, stats in memory.topics.items()}
-        recent = [tuple(topic for topic, _ in pairs_of.get(event.item, ())) for event in memory.window]
+        recent = [tuple(chain[0] for chain in pairs_of.get(event.item, ())) for event in memory.window]
         return forecast(counts, recent, known=labels)
 
     @staticmethod
     def _trending(node: str, values: NodeValues, labels: dict[str, str]) -> TrendingNode:
         return TrendingNode(
-            id=node, label=labels.get(node, node), level=values.level(node), trend=round(values.trend(node), 6)
+            id=node, label=labels.get(node, node), level=values.level(node), depth=node_depth(node),
+            trend=round(values.trend(node), 6),
         )
 
     @staticmethod
@@ -183,7 +192,7 @@ class DigestBuilder:
         )
 
     def _shift(
-        self, memory: UserMemory, values: NodeValues, labels: dict[str, str], pairs_of: dict[str, tuple[Pair, ...]]
+        self, memory: UserMemory, values: NodeValues, labels: dict[str, str], pairs_of: dict[str, tuple[Chain, ...]]
     ) -> ShiftEstimate:
         trend = {topic: values.trend(topic) for topic in values.topics}
         rising = [t for t in _ranked(trend) if trend[t] > self.threshold and values.short_share[t] > 0]
@@ -222,7 +231,7 @@ class DigestBuilder:
         evidence = [
             event.event_id
             for event in reversed(memory.window)
-            if event.weight > 0 and any(topic == target for topic, _ in pairs_of.get(event.item, ()))
+            if event.weight > 0 and any(chain[0] == target for chain in pairs_of.get(event.item, ()))
         ]
         source_trend = min(trend[source], 0.0) if source is not None else 0.0
         return ShiftEstimate(
@@ -252,6 +261,14 @@ def _recent_item(event: WindowEvent, titles: dict[str, str]) -> RecentItem:
 def _shares(values: dict[str, float]) -> dict[str, float]:
     total = sum(value for value in values.values() if value > 0)
     return {node: (max(value, 0.0) / total if total > 0 else 0.0) for node, value in values.items()}
+
+
+def _shares_by_depth(values: dict[str, float]) -> dict[str, float]:
+    """Shares among the nodes of one depth: the second levels sum to 1, so do the third levels."""
+    depths: dict[int, dict[str, float]] = {}
+    for node, value in values.items():
+        depths.setdefault(node_depth(node), {})[node] = value
+    return {node: share for level in depths.values() for node, share in _shares(level).items()}
 
 
 def _ranked(values: dict[str, float]) -> list[str]:

@@ -12,6 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+DEPTH = "0: a topic; 1: its children; 2 and more: deeper levels of a category path."
+
+
 class TrajectoryPoint(BaseModel):
     start: datetime = Field(description="Start of the time bucket (UTC).")
     strength: float = Field(description="Long-term strength at the bucket's end (or now, for the current one).")
@@ -20,9 +23,10 @@ class TrajectoryPoint(BaseModel):
 class InterestNode(BaseModel):
     """A long-term interest: a topic or a subtopic of the user's tree."""
 
-    id: str = Field(description="Stable node id, e.g. 't:sci-fi' or 't:sci-fi/s2'.")
+    id: str = Field(description="Stable node id, e.g. 't:sci-fi', 't:sci-fi/s2' or 't:books/fantasy/epic'.")
     label: str
-    level: Literal["topic", "subtopic"]
+    level: Literal["topic", "subtopic"] = Field(description="topic, or any node below one (see depth).")
+    depth: int = Field(default=0, description=DEPTH)
     parent: str | None
     strength: float = Field(description="Decayed sum of signed event weights; negative feedback lowers it.")
     share: float = Field(description="Share of the user's positive long-term strength at this level.")
@@ -35,11 +39,16 @@ class InterestNode(BaseModel):
     trajectory: list[TrajectoryPoint]
     children: list[InterestNode] = Field(default_factory=list)
 
+    def descendants(self) -> list[InterestNode]:
+        """Every node below this one, depth first (children, then theirs)."""
+        return [node for child in self.children for node in (child, *child.descendants())]
+
 
 class ShortTermInterest(BaseModel):
     id: str
     label: str
     level: Literal["topic", "subtopic"]
+    depth: int = Field(default=0, description=DEPTH)
     score: float = Field(description="Recency-weighted sum of signed weights in the short-term window.")
     share: float
 
@@ -48,6 +57,7 @@ class TrendingNode(BaseModel):
     id: str
     label: str
     level: Literal["topic", "subtopic"]
+    depth: int = Field(default=0, description=DEPTH)
     trend: float
 
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from memory.settings import MemorySettings
-from memory.taxonomy import Pair
+from memory.taxonomy import Chain
 
 _MAX_EXPONENT = 512.0  # rebase the reference time before 2**exponent can overflow
 
@@ -176,7 +176,7 @@ class UserMemory:
     ref: float
     dimension: int
     topics: dict[str, TopicStats] = field(default_factory=dict)
-    subtopics: dict[str, NodeStats] = field(default_factory=dict)
+    subtopics: dict[str, NodeStats] = field(default_factory=dict)  # every node below a topic, at any depth
     window: list[WindowEvent] = field(default_factory=list)
     sessions: list[Session] = field(default_factory=list)
     events: int = 0
@@ -197,18 +197,19 @@ class UserMemory:
         """Changes with every applied event; equal for the same set of events in any order."""
         return f"{self.events}-{self.event_hash:016x}"
 
-    def apply(self, event: WindowEvent, pairs: tuple[Pair, ...], vector: np.ndarray, math_: MemoryMath) -> None:
+    def apply(self, event: WindowEvent, pairs: tuple[Chain, ...], vector: np.ndarray, math_: MemoryMath) -> None:
         """Fold one new (never seen) event into every level."""
         self._keep_reference_near(event.ts, math_)
         factors = _Factors.of(event.ts, self.ref, math_)
         share = event.weight / len(pairs)
         per_topic: dict[str, float] = {}
-        for topic, subtopic in pairs:
+        for topic, *below in pairs:  # every level of the path below the topic is a node of its own
             per_topic[topic] = per_topic.get(topic, 0.0) + share
-            sub_stats = self.subtopics.get(subtopic)
-            if sub_stats is None:
-                sub_stats = self.subtopics[subtopic] = NodeStats()
-            sub_stats.add(event.ts, share, factors)
+            for node in below:
+                sub_stats = self.subtopics.get(node)
+                if sub_stats is None:
+                    sub_stats = self.subtopics[node] = NodeStats()
+                sub_stats.add(event.ts, share, factors)
         for topic, weight in per_topic.items():
             stats = self.topics.get(topic)
             if stats is None:
@@ -232,16 +233,16 @@ class UserMemory:
         subtopics = {node: stats.strength(as_of, self.ref, half_life) for node, stats in self.subtopics.items()}
         return topics, subtopics
 
-    def short_term(self, as_of: float, pairs_of: dict[str, tuple[Pair, ...]], math_: MemoryMath) -> dict[str, float]:
+    def short_term(self, as_of: float, pairs_of: dict[str, tuple[Chain, ...]], math_: MemoryMath) -> dict[str, float]:
         """Short-term score of every node touched by the window, decayed in time and in events."""
         scores: dict[str, float] = {}
         for rank, event in enumerate(reversed(self.window)):
             decay = recency(event, rank, as_of, math_)
             pairs = pairs_of.get(event.item, ())
-            for topic, subtopic in pairs:
+            for chain in pairs:
                 part = event.weight * decay / len(pairs)
-                scores[topic] = scores.get(topic, 0.0) + part
-                scores[subtopic] = scores.get(subtopic, 0.0) + part
+                for node in chain:
+                    scores[node] = scores.get(node, 0.0) + part
         return scores
 
     @property

@@ -91,8 +91,9 @@ def _lines(digest: MemoryDigest) -> list[_Line]:
     for rank, topic in enumerate(digest.long_term):
         lines.append(_Line(2 if rank < 3 else 6, LONG_TERM, order, "- " + _interest(topic)))
         order += 1
-        for child in topic.children:
-            lines.append(_Line(7 if rank < 3 else 9, LONG_TERM, order, "  - " + _interest(child)))
+        for child in topic.descendants():  # every level of a path, indented by its depth
+            lines.append(_Line(5 + 2 * child.depth if rank < 3 else 7 + 2 * child.depth, LONG_TERM, order,
+                               "  " * child.depth + "- " + _interest(child)))
             order += 1
     if digest.rising:
         lines.append(_Line(3, RISING, 0, "Rising: " + "; ".join(_trending(node) for node in digest.rising)))

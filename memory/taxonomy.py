@@ -1,10 +1,12 @@
 """The catalog's topic -> subtopic tree, fixed when items are added so each event costs O(1).
 
-Topics are the first level of an item's category paths ("Books > Fantasy > Epic" gives
-topic Books, subtopic Books > Fantasy). Where a topic is flat (MovieLens genres), its
+Topics are the first level of an item's category paths; every further level is a node
+below it ("Books > Fantasy > Epic" gives topic Books, its child Books > Fantasy and that
+node's child Books > Fantasy > Epic). Where a topic is flat (MovieLens genres), its
 subtopics are k-means clusters of the item vectors inside it, with a fixed seed, numbered
 by size, and named after their most distinctive terms and most central titles. Node ids
-are short slugs safe for JSON-schema enums: ``t:sci-fi``, ``t:sci-fi/s2``, ``t:books/fantasy``.
+are short slugs safe for JSON-schema enums: ``t:sci-fi``, ``t:sci-fi/s2``, ``t:books/fantasy/epic``;
+an item's place is a chain of ids from its topic down (one chain per category path).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ _EXAMPLES = 3
 _TERMS = 2
 
 Mode = Literal["path", "cluster"]
-Pair = tuple[str, str]  # (topic id, subtopic id)
+Chain = tuple[str, ...]  # node ids from the topic down: (topic, subtopic, deeper levels...)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,15 @@ class TopicNode:
     def level(self) -> Literal["topic", "subtopic"]:
         return "topic" if self.parent is None else "subtopic"
 
+    @property
+    def depth(self) -> int:
+        """0 for a topic, 1 for its children, 2 below them..."""
+        return node_depth(self.id)
+
+
+def node_depth(node_id: str) -> int:
+    return node_id.count("/")
+
 
 def slug(text: str) -> str:
     """'Sci-Fi' -> 'sci-fi', "Children's" -> 'childrens'; non-latin text falls back to a hash."""
@@ -63,8 +74,12 @@ def slug(text: str) -> str:
 
 def category_paths(item: Item) -> list[tuple[str, str | None]]:
     """(topic name, second-level name or None) for each of the item's categories."""
-    paths = [(path[0], path[1] if len(path) > 1 else None) for path in item.category_paths if path]
-    return paths or [(UNCATEGORIZED, None)]
+    return [(path[0], path[1] if len(path) > 1 else None) for path in full_paths(item)]
+
+
+def full_paths(item: Item) -> list[tuple[str, ...]]:
+    """Every category path of the item, all levels; uncategorized items get one."""
+    return [path for path in item.category_paths if path] or [(UNCATEGORIZED,)]
 
 
 class TaxonomyBuilder:
@@ -79,24 +94,62 @@ class TaxonomyBuilder:
 
     def assign(
         self, items: list[Item], vectors: dict[str, np.ndarray]
-    ) -> tuple[dict[str, tuple[Pair, ...]], list[TopicNode]]:
-        """Pairs for every item, and the nodes created on the way (to store)."""
+    ) -> tuple[dict[str, tuple[Chain, ...]], list[TopicNode]]:
+        """Chains for every item, and the nodes created on the way (to store)."""
         by_topic: dict[str, list[tuple[Item, str | None]]] = defaultdict(list)
+        deeper: dict[tuple[str, str], list[tuple[str, ...]]] = defaultdict(list)  # (topic, item) -> levels 3+
         names: dict[str, set[str]] = defaultdict(set)
         for item in sorted(items, key=lambda item: item.id):
-            for topic_name, second in category_paths(item):
-                topic_id = f"t:{slug(topic_name)}"
-                by_topic[topic_id].append((item, second))
-                names[topic_id].add(topic_name)
-        pairs: dict[str, list[Pair]] = defaultdict(list)
+            for path in full_paths(item):
+                topic_id = f"t:{slug(path[0])}"
+                by_topic[topic_id].append((item, path[1] if len(path) > 1 else None))
+                deeper[(topic_id, item.id)].append(path[2:])
+                names[topic_id].add(path[0])
+        chains: dict[str, list[Chain]] = defaultdict(list)
         created: list[TopicNode] = []
         for topic_id in sorted(by_topic):
             members = by_topic[topic_id]
             if topic_id not in self.nodes:
                 created.extend(self._create_topic(topic_id, min(names[topic_id]), members, vectors))
+            tails = {item.id: list(deeper[(topic_id, item.id)]) for item, _ in members}
             for item, sub_id in self._place(topic_id, members, vectors, created):
-                pairs[item.id].append((topic_id, sub_id))
-        return {item_id: tuple(dict.fromkeys(found)) for item_id, found in pairs.items()}, created
+                below = self._deeper(sub_id, tails[item.id].pop(0), created)
+                chains[item.id].append((topic_id, sub_id, *below))
+        created = self._with_centroids(created, chains, items, vectors)
+        return {item_id: tuple(dict.fromkeys(found)) for item_id, found in chains.items()}, created
+
+    def _deeper(self, parent: str, levels: tuple[str, ...], created: list[TopicNode]) -> list[str]:
+        """Node ids of a path's third and further levels under ``parent``, creating the new ones."""
+        ids = []
+        for name in levels:
+            node_id = f"{parent}/{slug(name)}"
+            if node_id not in self.nodes:
+                node = TopicNode(node_id, name, parent, np.zeros(0, dtype=np.float32), "path")
+                self.nodes[node_id] = node
+                created.append(node)
+            ids.append(node_id)
+            parent = node_id
+        return ids
+
+    def _with_centroids(self, created: list[TopicNode], chains: dict[str, list[Chain]], items: list[Item],
+                        vectors: dict[str, np.ndarray]) -> list[TopicNode]:
+        """Deep nodes made this call get their items' centroid, count and central titles."""
+        deep = {node.id for node in created if node.depth >= 2}
+        members: dict[str, list[Item]] = defaultdict(list)
+        for item in sorted(items, key=lambda item: item.id):
+            for node_id in dict.fromkeys(node for chain in chains.get(item.id, ()) for node in chain[2:]):
+                if node_id in deep:
+                    members[node_id].append(item)
+        result = []
+        for node in created:
+            if node.id in deep:
+                group = members[node.id]
+                matrix = np.stack([vectors[item.id] for item in group])
+                node = TopicNode(node.id, node.label, node.parent, unit(matrix.mean(axis=0)), "path",
+                                 _central_titles(group, matrix), (), len(group))
+                self.nodes[node.id] = node
+            result.append(node)
+        return result
 
     def children(self, topic_id: str) -> list[TopicNode]:
         return sorted((node for node in self.nodes.values() if node.parent == topic_id), key=lambda node: node.id)

@@ -120,11 +120,11 @@ class Explainer:
         return [self._related(entry, matches, past) for entry, matches in zip(entries, found, strict=True)]
 
     def _related(self, entry: CatalogEntry, matches: list[HistoryMatch], past: dict[str, CatalogEntry]) -> list[EvidenceRef]:
-        topics = {topic for topic, _ in entry.pairs}
+        topics = {chain[0] for chain in entry.pairs}
         options = []
         for match in matches:
             liked = match.action not in NEGATIVE_ACTIONS and (match.value is None or match.value >= LIKED_RATING)
-            shares_topic = match.item_id in past and bool(topics & {t for t, _ in past[match.item_id].pairs})
+            shares_topic = match.item_id in past and bool(topics & {chain[0] for chain in past[match.item_id].pairs})
             related = match.similarity >= RELATED_SIMILARITY or shares_topic
             if liked and related and match.item_id != entry.id:
                 options.append(EvidenceRef(**match.model_dump(exclude={"similarity"})))
@@ -135,14 +135,14 @@ class Explainer:
     def shared_topics(self, entry: CatalogEntry, cited: EvidenceRef, most: int = 2) -> list[str]:
         """Labels of the top-level topics the item shares with the cited past item, in the item's order."""
         past = self._memory.catalog.entries([cited.item_id]).get(cited.item_id)
-        theirs = {topic for topic, _ in past.pairs} if past else set()
-        shared = [topic for topic in dict.fromkeys(topic for topic, _ in entry.pairs) if topic in theirs]
+        theirs = {chain[0] for chain in past.pairs} if past else set()
+        shared = [topic for topic in dict.fromkeys(chain[0] for chain in entry.pairs) if topic in theirs]
         return [self._memory.catalog.label(topic) for topic in shared[:most]]
 
     def interest_options(self, pick: Pick) -> list[tuple[str, str]]:
         """The node the candidate was found through, then the item's own topic (two at most: a short prompt)."""
         nodes = [pick.interest] if pick.interest else []
-        nodes += [topic for topic, _ in pick.entry.pairs]
+        nodes += [chain[0] for chain in pick.entry.pairs]
         unique = list(dict.fromkeys(node for node in nodes if node))[:2]
         return [(node, self._memory.catalog.label(node)) for node in unique]
 

@@ -32,7 +32,7 @@ LIST_LENGTH = 5
 
 def _relates(entries, vectors, item_id: str, cited_item: str) -> tuple[bool, bool]:
     a, b = entries.get(item_id), entries.get(cited_item)
-    same_topic = bool(a and b and {t for t, _ in a.pairs} & {t for t, _ in b.pairs})
+    same_topic = bool(a and b and {chain[0] for chain in a.pairs} & {chain[0] for chain in b.pairs})
     near = bool(item_id in vectors and cited_item in vectors and float(vectors[item_id] @ vectors[cited_item]) >= NEAR)
     return same_topic, near
 

@@ -44,6 +44,7 @@ def test_eval_json_has_the_issue_keys(tmp_path):
     result = report.write({"p1": _section(), "p3": _section(), "shift": _shift(),
                            "explanations": _explanations()}, tmp_path)
     saved = json.loads((tmp_path / "eval.json").read_text())
+    assert saved == json.loads(json.dumps(result)), "the file holds what write returned"
     assert saved["p1"]["fusion"]["ndcg@10"] == 0.2 and saved["p1"]["pop"]["population"] == "all"
     assert set(saved["p1"]) >= {"pop", "itemknn", "memory", "sequential", "fusion", "fusion_llm", "llm_only", "shiftrec"}
     assert {"hit@3", "ndcg@3", "lift_hit@3_vs_persistence"} <= set(saved["shift"]["shiftrec"])

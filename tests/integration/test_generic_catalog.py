@@ -92,7 +92,9 @@ def test_a_bookshop_alone_is_fed_and_answered_through_the_api_in_its_own_words(b
         chat = api.post("/users/reader/chat", json={"message": "hi"}).text
         for text in [*reasons, why["text"], chat]:
             assert text and not FOREIGN_WORDS.search(text), text
-        assert "Fantasy" in api.get("/topics").text or "Books" in api.get("/topics").text
+        assert api.get("/topics").json()["topics"] == ["Books"]
+        exported = api.get("/users/reader/export").text  # every level of the path is an interest of its own
+        assert '"t:books/fantasy/epic"' in exported and '"t:books/fantasy/urban"' in exported
 
 
 def test_the_ui_speaks_of_books_in_chromium(bookshop: str):

@@ -28,15 +28,25 @@ def test_slugs_are_enum_safe_and_stable():
     assert slug("文学") == slug("文学") and slug("文学").startswith("x")
 
 
-def test_category_paths_give_topic_and_subtopic():
+def test_every_level_of_a_category_path_is_a_node():
     items = [
         Item(id="a", title="Dragons", categories=["Books > Fantasy > Epic"]),
         Item(id="b", title="Rome", categories=["Books > History"]),
         Item(id="c", title="Atlas", categories=["Books"]),
         Item(id="d", title="Blank"),
+        Item(id="e", title="Elves", categories=["Books > Fantasy > Epic > Elvish", "Books > Fantasy > Urban"]),
     ]
-    builder, pairs, _ = build(items)
-    assert pairs["a"] == (("t:books", "t:books/fantasy"),)
+    builder, pairs, created = build(items)
+    assert pairs["a"] == (("t:books", "t:books/fantasy", "t:books/fantasy/epic"),)
+    assert pairs["e"] == (("t:books", "t:books/fantasy", "t:books/fantasy/epic", "t:books/fantasy/epic/elvish"),
+                          ("t:books", "t:books/fantasy", "t:books/fantasy/urban"))
+    epic = builder.nodes["t:books/fantasy/epic"]
+    assert (epic.label, epic.parent, epic.depth, epic.items) == ("Epic", "t:books/fantasy", 2, 2)
+    assert set(epic.examples) == {"Dragons", "Elves"} and epic.vector.shape == (64,)
+    assert builder.nodes["t:books/fantasy/epic/elvish"].parent == "t:books/fantasy/epic"
+    assert {node.id for node in created} >= {"t:books/fantasy/epic", "t:books/fantasy/urban"}
+    later, more, new = build([Item(id="f", title="Wyrm", categories=["Books > Fantasy > Epic"])], builder.nodes)
+    assert more["f"] == (("t:books", "t:books/fantasy", "t:books/fantasy/epic"),) and new == [], "known nodes reused"
     assert pairs["b"] == (("t:books", "t:books/history"),)
     assert pairs["c"] == (("t:books", "t:books/general"),)
     assert pairs["d"] == (("t:uncategorized", "t:uncategorized/s1"),)

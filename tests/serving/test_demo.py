@@ -54,3 +54,26 @@ def test_the_grocery_demo_loads_once_and_says_the_data_is_simulated(tmp_path: Pa
         assert again.skipped and again.events == first.events
         household = small.households[0]
         assert memory.digest(household).events == (small.purchases["household"] == household).sum()
+
+
+def test_on_the_grocery_demo_a_household_gets_its_own_staples_back_in_grocery_words(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    small = load_grocery(households=12, min_buyers=2)
+    monkeypatch.setattr(demo, "load_grocery", lambda: small)
+    settings = load_settings(data_dir=tmp_path, cache_dir=tmp_path / "cache", demo="grocery")
+    assert settings.agent_config.agent.allow_seen is True and settings.agent_config.words.noun == "product"
+    with _memory(settings) as memory:
+        demo.ensure_demo_data(memory, settings)
+        service = ShiftRecService.create(settings.agent_config, memory, None, echo=lambda line: None)
+        try:
+            household = small.households[0]
+            bought = set(small.purchases.loc[small.purchases["household"] == household, "product"])
+            record = service.recommend(household, count=10)
+            listed = [entry.item_id for entry in record.items]
+            assert set(listed) & bought, "a household's own staples come back"
+            assert any("repeat" in entry.sources for entry in record.items)
+            assert len({entry.title for entry in record.items}) == len(listed), "never two of one title"
+            reasons = " ".join(entry.explanation.reason for entry in record.items if entry.explanation)
+            assert reasons and "movie" not in reasons.lower()
+        finally:
+            service.close()
