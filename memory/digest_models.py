@@ -11,7 +11,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-
 DEPTH = "0: a topic; 1: its children; 2 and more: deeper levels of a category path."
 
 

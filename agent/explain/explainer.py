@@ -133,11 +133,17 @@ class Explainer:
         return options
 
     def shared_topics(self, entry: CatalogEntry, cited: EvidenceRef, most: int = 2) -> list[str]:
-        """Labels of the top-level topics the item shares with the cited past item, in the item's order."""
+        """Labels of what the item shares with the cited past item, in the item's order: per category path
+        the deepest level both sit under ("Eggs" rather than "Grocery"); flat topics' clusters are not named."""
         past = self._memory.catalog.entries([cited.item_id]).get(cited.item_id)
-        theirs = {chain[0] for chain in past.pairs} if past else set()
-        shared = [topic for topic in dict.fromkeys(chain[0] for chain in entry.pairs) if topic in theirs]
-        return [self._memory.catalog.label(topic) for topic in shared[:most]]
+        theirs = {node for chain in past.pairs for node in chain} if past else set()
+        nodes = self._memory.catalog.topics()
+        shared = []
+        for topic, *below in entry.pairs:
+            if topic in theirs:
+                deeper = [n for n in below if n in theirs and getattr(nodes.get(n), "mode", "") == "path"]
+                shared.append(deeper[-1] if deeper else topic)
+        return [self._memory.catalog.label(node) for node in list(dict.fromkeys(shared))[:most]]
 
     def interest_options(self, pick: Pick) -> list[tuple[str, str]]:
         """The node the candidate was found through, then the item's own topic (two at most: a short prompt)."""
@@ -238,10 +244,15 @@ def linked_reason(chosen: list[EvidenceRef], shared: str) -> str:
     """'Because you liked <cited titles>: <shared>.' The sentence names what it cites by construction."""
     words = " ".join(shared.split()).rstrip(" .;:,")
     for titles in (" and ".join(ref.title for ref in chosen[:2]), chosen[0].title):
-        reason = f"Because you liked {titles}: {words}."
+        reason = f"{because(chosen[:2])} {titles}: {words}."
         if len(reason) <= REASON_MAX_CHARS:
             return reason
-    return f"Because you liked {chosen[0].title}."[:REASON_MAX_CHARS]
+    return f"{because(chosen[:1])} {chosen[0].title}."[:REASON_MAX_CHARS]
+
+
+def because(cited: list[EvidenceRef]) -> str:
+    """'Because you bought' where every cited event is a purchase (groceries), else 'Because you liked'."""
+    return f"Because you {'bought' if cited and all(ref.action == 'purchase' for ref in cited) else 'liked'}"
 
 
 def _shared_labels(options: list[list[EvidenceRef]]) -> dict[str, tuple[EvidenceRef, str]]:
@@ -263,10 +274,10 @@ def template_explanation(
     cited = evidence[:2]
     if cited:
         titles = " and ".join(option.title for option in cited)
-        reason = f"Because you liked {titles}"
+        reason = f"{because(cited)} {titles}"
         reason += f"; it fits your {label} interest." if label else "."
         if len(reason) > REASON_MAX_CHARS:
-            reason = f"Because you liked {cited[0].title}"[: REASON_MAX_CHARS - 1] + "."
+            reason = f"{because(cited[:1])} {cited[0].title}"[: REASON_MAX_CHARS - 1] + "."
     elif cold:
         reason = f"Popular with many people{f' who like {label}' if label else ''}; a start while I learn your taste."
     else:
