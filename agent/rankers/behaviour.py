@@ -3,10 +3,12 @@
 They are fitted once from every event in memory when the service starts (ML-100K: a few
 seconds), then follow new events online: popularity and item-kNN counts grow with each
 recorded event; SASRec reads the user's newest history at every request, so it needs no
-refit to react to feedback. The SASRec weights are trained once and kept in the data
-folder; a saved model whose vocabulary no longer matches the log is retrained. SASRec trains
-without each user's newest event: those held-out events pick its best epoch and let the
-service tune the fusion weights on this catalog (agent/rankers/weight_tuning.py). The repeat
+refit to react to feedback. The service gets its SASRec from the trained versions
+(agent/rankers/behaviour_training.py, agent/rankers/artifacts.py) and swaps in each new one
+(agent/model_updates.py); ``from_log`` with a model path (one file, retrained when its
+vocabulary no longer matches) serves the evaluation and the tests. SASRec trains without each
+user's newest event: those held-out events pick its best epoch and let the service tune the
+fusion weights on this catalog (agent/rankers/weight_tuning.py). The repeat
 source (agent/rankers/repeat.py) scores what a user already has, from their own timed history
 with each item's re-buy cycle fitted on the log; it only matters where seen items may return.
 """

@@ -96,9 +96,9 @@ class RepeatScorer:
         gap_items, gap_seconds = _own_gaps(bought, when)
         gap_count = np.bincount(gap_items, minlength=len(self.item_ids)).astype(np.float64)
         own = _median_per_item(gap_items, gap_seconds / SECONDS_PER_DAY, len(self.item_ids))
-        mixed = gap_count + config.prior_gaps
-        cycle = np.where(mixed > 0, gap_count * own + config.prior_gaps * self._cycle_days, self._cycle_days)
-        cycle = np.where(mixed > 0, cycle / np.where(mixed > 0, mixed, 1.0), cycle)
+        mixed = gap_count + config.prior_gaps  # 0 only for an item with no own gap and no prior: the population's
+        cycle = np.divide(gap_count * own + config.prior_gaps * self._cycle_days, mixed,
+                          out=self._cycle_days.copy(), where=mixed > 0)
         held = np.unique(bought)
         elapsed = np.maximum(now - last[held], 0.0) / SECONDS_PER_DAY
         due = np.exp(-0.5 * (np.log((elapsed + 1.0) / (cycle[held] + 1.0)) / config.cycle_width) ** 2)
