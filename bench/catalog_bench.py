@@ -57,7 +57,8 @@ def _variant(item: Item, number: int, ounces: float) -> Item:
 
 
 def time_add(items: list[Item], config_fields: dict) -> dict:
-    """Seconds to add ``items`` to a fresh memory built with ``config_fields`` (its catalog report too)."""
+    """Items added, seconds and items/s for ``items`` into a fresh memory built with ``config_fields`` (the first
+    64 warm the model up, outside the clock)."""
     with tempfile.TemporaryDirectory(prefix="shiftrec-catalog-") as folder:
         memory = InterestMemory.open(MemoryConfig(chroma_path=Path(folder) / "chroma", **config_fields))
         memory.add_items(items[:64])  # load the model outside the clock, as a running service has

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.settings import AgentConfig, AgentSettings
 from memory.domain import GENERIC_WORDS, DomainWords, Word
-from memory.embeddings import cpu_has_bf16
+from memory.embeddings import Precision, cpu_has_bf16
 from memory.settings import MemoryConfig, MemorySettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -219,7 +219,7 @@ class Settings(BaseSettings):
         "of hundreds of items); unset: every core. Set it to torch_threads where the LLM serves heavy traffic "
         "on the same cores while catalogs arrive.",
     )
-    embed_precision: Literal["auto", "fp32", "bf16"] = Field(
+    embed_precision: Precision = Field(
         default="auto", description="auto: bf16 matrix products where the CPU has them natively (AVX512-BF16, "
         "AMX; 2.3x faster here, cosine 0.99998 to fp32), else fp32.",
     )

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from agent.rankers.artifacts import ArtifactMeta, ArtifactStore, log_fingerprint, new_version
 from agent.rankers.behaviour import SERVING_SEQUENTIAL_CONFIG, BehaviourModels
-from agent.rankers.sequences import build_user_sequences, hold_out_last
+from agent.rankers.sequences import UserSequences, build_user_sequences, hold_out_last
 from agent.rankers.sequential import SequentialConfig, SequentialModel
 from agent.rankers.sequential_training import train_sequential
 from agent.rankers.weight_tuning import WeightChoice, choose_weights
@@ -27,10 +27,17 @@ LogRow = tuple[str, str, float, float]
 
 def fit_behaviour(rows: Sequence[LogRow], sequential: SequentialModel | None) -> BehaviourModels:
     """Popularity and item-kNN fitted on ``rows`` now, with a given SASRec (or none)."""
-    users, items, times = ([row[i] for row in rows] for i in range(3))
-    if not items:
+    return _fitted(_sequences(rows), sequential)
+
+
+def _sequences(rows: Sequence[LogRow]) -> UserSequences | None:
+    """Each user's items in time order (None for an empty log)."""
+    return build_user_sequences(*([row[i] for row in rows] for i in range(3))) if rows else None
+
+
+def _fitted(sequences: UserSequences | None, sequential: SequentialModel | None) -> BehaviourModels:
+    if sequences is None:
         return BehaviourModels.from_log([], None)
-    sequences = build_user_sequences(users, items, times)
     return BehaviourModels(sequences, sequential, hold_out_last(sequences))
 
 
@@ -49,8 +56,7 @@ def train_behaviour(
     started = time.perf_counter()
     rows = list(rows)
     fingerprint = log_fingerprint(rows)
-    users, items, times = ([row[i] for row in rows] for i in range(3))
-    sequences = build_user_sequences(users, items, times) if items else None
+    sequences = _sequences(rows)  # built once: SASRec trains on it and the other models fit on it
     sequential = None
     if sequences is not None:
         train, held_out = hold_out_last(sequences)
@@ -59,7 +65,7 @@ def train_behaviour(
             sequential = train_sequential(train, config, progress, held_out if len(held_out) else None)
         except ValueError as error:  # too small a log: nobody has two events to learn from
             echo(f"no SASRec this time: {error}")
-    behaviour = fit_behaviour(rows, sequential)
+    behaviour = _fitted(sequences, sequential)
     weights, summary = None, None
     if agent.tune_source_weights:
         choice = tune_weights(behaviour, agent)
@@ -67,7 +73,8 @@ def train_behaviour(
         echo(summary)
     meta = ArtifactMeta(
         version=new_version(fingerprint), trained_at=datetime.now(timezone.utc), log_fingerprint=fingerprint,
-        events=len(rows), users=len(set(users)), items=len(set(items)), sequential=sequential is not None,
+        events=len(rows), users=len({row[0] for row in rows}), items=len({row[1] for row in rows}),
+        sequential=sequential is not None,
         seconds=round(time.perf_counter() - started, 1), weights=weights, weights_summary=summary,
     )
     path = store.publish(meta, sequential)

@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from agent.rankers.sequential_training import train_sequential
 from agent.settings import AgentSettings
 from bench.domains_file import merge_domains
 from bench.eval.cost import measure
+from bench.eval.fusion_eval import grid
 from memory.catalog import CatalogEntry
 
 K = 10
@@ -256,12 +256,6 @@ class FusionTable:
         return out
 
 
-def weight_grid(space: Mapping[str, Sequence[float]] = FUSION_GRID) -> list[dict[str, float]]:
-    names = list(space)
-    combos = (dict(zip(names, values, strict=True)) for values in itertools.product(*(space[n] for n in names)))
-    return [combo for combo in combos if any(combo.values())]
-
-
 # ---------------------------------------------------------------------------------------------- the run
 
 
@@ -344,7 +338,7 @@ def _choose(part: PartLists, cases: Sequence[BasketCase], entries: Mapping[str, 
             ) -> tuple[dict[str, float], list[dict]]:
     """The grid point with the best validation NDCG@10 (first in grid order on ties)."""
     results = []
-    for weights in weight_grid():
+    for weights in grid(FUSION_GRID):
         index = {item: i for i, item in enumerate(part.ids)}
         lists = [[index[item] for item in ranked] for ranked in part.allowed.lists(weights, entries, pool_size)]
         results.append((weights, basket_metrics(lists, cases)))
