@@ -16,6 +16,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
+from agent.forecast.horizon import Horizon
+from agent.forecast.model_file import ForecastFileError, ForecastModel
+from agent.forecast.training import ForecastInputs
 from agent.rankers.artifacts import ArtifactMeta, ArtifactStore
 from agent.rankers.behaviour import BehaviourModels
 from agent.rankers.behaviour_training import LogRow, fit_behaviour, train_behaviour
@@ -34,6 +37,7 @@ class ModelSwap:
         self.pending: list[tuple[str, list[str], str, float]] = []  # (user, history, item, time)
         self.models: BehaviourModels | None = None
         self.meta: ArtifactMeta | None = None
+        self.forecast: ForecastModel | None = None
         self._logged: set[tuple[str, str, float]] = set()
 
     def log(self) -> list[LogRow]:
@@ -41,8 +45,8 @@ class ModelSwap:
         self._logged = {(user, item, round(when, 3)) for user, item, when, _ in rows}
         return rows
 
-    def install(self, models: BehaviourModels, meta: ArtifactMeta) -> None:
-        self.models, self.meta = models, meta
+    def install(self, models: BehaviourModels, meta: ArtifactMeta, forecast: ForecastModel | None = None) -> None:
+        self.models, self.meta, self.forecast = models, meta, forecast
 
     def replay(self) -> None:
         """Count the events the log read missed (those it already held are not counted twice)."""
@@ -79,12 +83,29 @@ def served_models(
         return None, None
 
 
+def served_forecast(store: ArtifactStore, meta: ArtifactMeta, horizon: Horizon,
+                    echo: Callable[[str], None]) -> ForecastModel | None:
+    """The version's forecast where it was fitted for the configured horizon and can be read."""
+    if not meta.forecast:
+        return None
+    if meta.forecast_horizon != horizon.key:
+        echo(f"the forecast of {meta.version} looks {meta.forecast_horizon} ahead, the settings say {horizon.key}: "
+             "not served until `shiftrec train` refits it")
+        return None
+    try:
+        return store.forecast(meta)
+    except ForecastFileError as error:
+        echo(f"the forecast of {meta.version} could not be read ({error})")
+        return None
+
+
 class ModelUpdates:
     """Watches ``store`` for new versions and, when configured, trains them on a schedule."""
 
     def __init__(self, service: UpdatableService, store: ArtifactStore, settings: AgentSettings,
-                 train_now: bool = False, echo: Callable[[str], None] = log.info):
+                 train_now: bool = False, echo: Callable[[str], None] = log.info, horizon: Horizon | None = None):
         self.service = service
+        self.horizon = horizon or settings.horizon(repeats=False)
         self.store = store
         self.settings = settings
         self.echo = echo
@@ -123,15 +144,17 @@ class ModelUpdates:
 
     def load(self, meta: ArtifactMeta) -> None:
         sequential = self.store.sequential(meta)
+        forecast = served_forecast(self.store, meta, self.horizon, self.echo)
         with self.service.model_swap() as swap:
             rows = swap.log()
-            swap.install(fit_behaviour(rows, sequential), meta)
+            swap.install(fit_behaviour(rows, sequential), meta, forecast)
         self.echo(f"serving behaviour models {meta.version} ({meta.events} events, "
                   f"SASRec {'on' if meta.sequential else 'off'})")
 
     def train(self) -> ArtifactMeta:
         rows = list(self.service.memory.event_log())
-        meta = train_behaviour(rows, self.store, self.settings, progress=False, echo=self.echo)
+        inputs = ForecastInputs.from_memory(self.service.memory, {row[1] for row in rows}, self.horizon)
+        meta = train_behaviour(rows, self.store, self.settings, progress=False, echo=self.echo, forecast_inputs=inputs)
         self._trained_events, self._trained_at = len(rows), time.monotonic()
         return meta
 

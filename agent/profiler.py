@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
+from agent.forecast.track_record import TrackRecord
+from agent.forecast.views import ForecastView
 from agent.llm.interface import LLM, LLMError, LLMOutputError
 from agent.llm.outputs import InterestProfile, PredictedShift
 from agent.llm.prompting import run_prompt
@@ -36,6 +38,9 @@ class ProfileResult(BaseModel):
     prompt: str | None = Field(default=None, description="name/vN of the prompt, when the LLM wrote it.")
     model_id: str | None = None
     created_at: datetime
+    forecast: ForecastView | None = Field(
+        default=None, description="The interest-shift forecast shown with it (None until one has been trained).")
+    track_record: TrackRecord | None = Field(default=None, description="How the user's earlier forecasts did.")
 
 
 class Profiler:

@@ -22,9 +22,14 @@ from agent.chat.mentions import mentioned_items
 from agent.explain.explainer import Explainer, OutputAudit, Pick
 from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
 from agent.explain.why import WhyAnswer, answer_why
+from agent.forecast.forecaster import Forecaster
+from agent.forecast.model_file import ForecastModel
+from agent.forecast.shown import with_forecast
+from agent.forecast.track_record import ForecastBook
+from agent.forecast.views import ForecastView
 from agent.llm.interface import LLM, LLMError
 from agent.llm.preference import RANK_PROMPT, RANK_VERSION, llm_preference
-from agent.model_updates import ModelSwap, ModelUpdates, served_models
+from agent.model_updates import ModelSwap, ModelUpdates, served_forecast, served_models
 from agent.pipeline.candidates import VECTORS_PER_KIND, CandidateGenerator
 from agent.pipeline.diversity import intra_list_diversity
 from agent.pipeline.refinement import Refinement
@@ -70,6 +75,7 @@ class ShiftRecService:
         self.audit = OutputAudit()
         self.profiler = Profiler(memory, llm, settings.agent.profile_token_budget)
         self.records = RecordBook(memory.store)
+        self.forecast_book = ForecastBook(memory)
         self._candidates = CandidateGenerator(memory, behaviour, settings.agent)
         # one thread per admitted LLM request: with fewer, a list's first request queued behind others'
         # and its siblings waited for its first token (the shared-prefix gate), stretching the tail
@@ -82,6 +88,8 @@ class ShiftRecService:
         self._titles: tuple[int, list[tuple[str, str]]] | None = None
         self._observe_lock = threading.Lock()
         self._swap: ModelSwap | None = None  # while new models are fitted, the events they must also count
+        self.horizon = settings.agent.horizon(settings.words.repeats)
+        self.forecaster: Forecaster | None = None  # the trained version's interest-shift forecast
 
     @classmethod
     def create(
@@ -105,9 +113,12 @@ class ShiftRecService:
         service = cls(settings, memory, llm, behaviour, router, weights, meta.version if meta else None)
         if meta is not None and meta.weights:
             service.source_weights = dict(meta.weights)
+        if meta is not None:
+            service.serve_forecast(served_forecast(store, meta, service.horizon, echo))
         if updates and settings.sequential_model_path is None:
-            train_now = meta is None and agent.train_sequential_if_missing
-            service.updates = ModelUpdates(service, store, agent, train_now=train_now, echo=echo).start()
+            train_now = (meta is None or not meta.forecast) and agent.train_sequential_if_missing
+            service.updates = ModelUpdates(service, store, agent, train_now=train_now, echo=echo,
+                                           horizon=service.horizon).start()
         echo(f"recommender ready in {time.perf_counter() - started:.1f} s ({len(behaviour.item_ids)} items in the "
              f"log; behaviour models {service.model_version or 'not trained yet'})")
         return service
@@ -130,6 +141,7 @@ class ShiftRecService:
                 if swap.models is not None and swap.meta is not None:
                     swap.replay()
                     self._serve(swap.models, swap.meta)
+                    self.serve_forecast(swap.forecast)
 
     def _serve(self, behaviour: BehaviourModels, meta: ArtifactMeta) -> None:
         """Swap in at once: a running request keeps the objects it already holds."""
@@ -138,6 +150,18 @@ class ShiftRecService:
         if meta.weights:
             self.source_weights = dict(meta.weights)
         self.model_version = meta.version
+
+    def serve_forecast(self, model: ForecastModel | None) -> None:
+        """Serve this fitted forecast (None: none) from now on."""
+        self.forecaster = Forecaster(model, self.memory.catalog.label, self.settings.words) if model else None
+
+    def forecast(self, user: str) -> ForecastView | None:
+        """The user's interest-shift forecast now; None until a forecast has been fitted on the log."""
+        forecaster = self.forecaster
+        if forecaster is None:
+            return None
+        view = self.memory.history_view(user, forecaster.model.fitted_until)  # no earlier than the data it reads
+        return forecaster.forecast(view, self.memory.memory_version(user))
 
     def _observe(self, user: str, history: Sequence[str], item: str, timestamp: float) -> None:
         with self._observe_lock:
@@ -330,14 +354,21 @@ class ShiftRecService:
         return self.conversations.chat(session_id, user, message)
 
     def profile(self, user: str) -> ProfileResult:
-        return self.profiler.profile(user)
+        """The profile with the forecast shown now (stored for its track record) and that track record."""
+        return with_forecast(self.profiler.profile(user), self.forecast(user), self.forecast_book, self._clock())
 
     def profile_if_ready(self, user: str) -> ProfileResult | None:
-        """The profile when it is cached; otherwise None, and it starts being built in the background."""
+        """The cached profile with the forecast's sentence; otherwise None, and it is built in the background."""
         cached = self.profiler.cached(user)
-        if cached is None and self.memory.seen_items(user):
-            self._workers.submit(self._warm_profile, user)
-        return cached
+        if cached is None:
+            if self.memory.seen_items(user):
+                self._workers.submit(self._warm_profile, user)
+            return None
+        return with_forecast(cached, self.forecast(user), self.forecast_book, track_record=False)
+
+    def _clock(self) -> datetime | None:
+        """When a calendar horizon has passed: the wall clock, or (None) the user's own latest event when replayed."""
+        return datetime.now(timezone.utc) if self.settings.agent.event_clock == "wall" else None
 
     def _warm_profile(self, user: str) -> None:
         try:

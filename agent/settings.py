@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.forecast.horizon import Horizon
 from memory.domain import GENERIC_WORDS, DomainWords
 
 
@@ -103,6 +104,21 @@ class AgentSettings(BaseModel):
     retrain_every_minutes: float | None = Field(
         default=None, gt=0, description="Retrain in the background this often; unset: no timed retraining."
     )
+    forecast_horizon: str | None = Field(
+        default=None, description="How far the interest-shift forecast looks: days ('30d') or the user's next "
+        "events ('10e'). Unset: 30 days where items are consumed again (groceries), else the next 10 events.",
+    )
+
+    @field_validator("forecast_horizon")
+    @classmethod
+    def _horizon_reads(cls, value: str | None) -> str | None:
+        return None if value is None else Horizon.parse(value).key
+
+    def horizon(self, repeats: bool) -> Horizon:
+        """The configured horizon, or the domain's default (``repeats``: people consume items again)."""
+        if self.forecast_horizon is not None:
+            return Horizon.parse(self.forecast_horizon)
+        return Horizon(unit="days", size=30) if repeats else Horizon(unit="events", size=10)
 
 
 class AgentConfig(BaseModel):

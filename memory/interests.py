@@ -203,13 +203,16 @@ class UserMemory:
         factors = _Factors.of(event.ts, self.ref, math_)
         share = event.weight / len(pairs)
         per_topic: dict[str, float] = {}
+        per_node: dict[str, float] = {}  # a node two paths share counts the event once, with both shares
         for topic, *below in pairs:  # every level of the path below the topic is a node of its own
             per_topic[topic] = per_topic.get(topic, 0.0) + share
             for node in below:
-                sub_stats = self.subtopics.get(node)
-                if sub_stats is None:
-                    sub_stats = self.subtopics[node] = NodeStats()
-                sub_stats.add(event.ts, share, factors)
+                per_node[node] = per_node.get(node, 0.0) + share
+        for node, weight in per_node.items():
+            sub_stats = self.subtopics.get(node)
+            if sub_stats is None:
+                sub_stats = self.subtopics[node] = NodeStats()
+            sub_stats.add(event.ts, weight, factors)
         for topic, weight in per_topic.items():
             stats = self.topics.get(topic)
             if stats is None:

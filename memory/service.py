@@ -9,6 +9,8 @@ checkpoints; without it nothing is lost, the next load folds the logged events i
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,6 +26,7 @@ from memory.catalog import Catalog, CatalogReport, ItemMatch
 from memory.digest import SESSIONS_SHOWN, DigestBuilder
 from memory.digest_models import MemoryDigest, utc
 from memory.embeddings import Embedder, MiniLMEmbedder, unit
+from memory.history_view import HistoryView, history_view
 from memory.ingest import BatchWriter, IngestReport
 from memory.interests import MemoryMath, UserMemory, WindowEvent, recency
 from memory.models import Event, Item
@@ -171,6 +174,13 @@ class InterestMemory:
             titles, pairs_of = self._context(memory)
             return self._digests.build(memory, moment, self._labels(), titles, pairs_of)
 
+    def history_view(self, user: str, as_of: float | None = None) -> HistoryView:
+        """What a forecast made at ``as_of`` (never before the user's latest event) may read about the user;
+        raises UnknownUserError without memory."""
+        with self._lock:
+            memory = self._memory(user)
+            return history_view(memory, self._context(memory)[1], max(memory.last, as_of or memory.last))
+
     def summary(self, user: str, token_budget: int | None = None, as_of: datetime | None = None) -> MemorySummary:
         """Deterministic text within ``token_budget`` tokens (cl100k), plus the digest it was written from."""
         budget = token_budget or self.settings.memory.summary_token_budget
@@ -309,6 +319,7 @@ class InterestMemory:
                 events=events,
                 interests=nodes,
                 digest=self._digests.build(memory, memory.last, labels, titles, pairs_of),
+                records=[json.loads(row.document) for row in self.store.user_records(user, sys.maxsize) if row.document],
             )
 
     def delete_user(self, user: str) -> DeletionReport:

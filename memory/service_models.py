@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from memory.digest_models import InterestNode, MemoryDigest
 
@@ -64,6 +64,8 @@ class UserExport(BaseModel):
     events: list[dict]
     interests: list[InterestNode]
     digest: MemoryDigest
+    records: list[dict] = Field(default_factory=list,
+                                description="Stored recommendation records and forecasts shown (their JSON).")
 
 
 class DeletionReport(BaseModel):

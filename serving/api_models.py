@@ -9,6 +9,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from agent.chat.conversation import MAX_MESSAGE_CHARS
+from agent.explain.guards import readable_label, without_node_ids
+from agent.forecast.shown import NO_FORECAST, claim_level, headline_claims
+from agent.forecast.track_record import TrackRecord
+from agent.forecast.views import ForecastView
+from agent.llm.outputs import InterestProfile, PredictedShift
 from agent.pipeline.refinement import Refinement
 from agent.profiler import ProfileResult
 from memory.digest_models import InterestNode, TrajectoryPoint
@@ -117,14 +122,35 @@ class ChatRequest(BaseModel):
 
 
 class ShiftView(BaseModel):
-    """The predicted next-interest shift with readable labels."""
+    """The predicted shift with readable labels, read from the forecast's claims."""
 
     from_interest: str
     from_label: str
     to_interest: str
     to_label: str
-    confidence: float
-    rationale: str
+    confidence: float | None = Field(
+        description="The forecast's calibrated probability that `to` grows in the horizon (with no growth "
+        "claimed: that `from` shrinks); None without a forecast or a claim.")
+    horizon_text: str | None = Field(description="e.g. 'in the next 30 days'; None without a forecast.")
+    rationale: str = Field(description="The forecast in words, or that there is no forecast yet.")
+
+    @classmethod
+    def of(cls, result: ProfileResult) -> ShiftView:
+        forecast = result.forecast
+        level = claim_level(forecast) if forecast is not None else None
+        if forecast is None or level is None or not level.nodes:
+            shift = result.profile.shift
+            return cls(from_interest=shift.from_interest, from_label=readable_label(shift.from_interest, result.labels),
+                       to_interest=shift.to_interest, to_label=readable_label(shift.to_interest, result.labels),
+                       confidence=None, horizon_text=None, rationale=NO_FORECAST)
+        grow, shrink = headline_claims(forecast)
+        source = shrink or max(level.nodes, key=lambda node: node.share_now)
+        target = grow or level.nodes[0]  # the nodes come largest expected share first
+        labels = {node.id: node.label for node in level.nodes} | {c.id: c.label for c in forecast.claims}
+        claim = grow or shrink
+        return cls(from_interest=source.id, from_label=readable_label(source.id, labels), to_interest=target.id,
+                   to_label=readable_label(target.id, labels), confidence=claim.probability if claim else None,
+                   horizon_text=forecast.horizon_text, rationale=without_node_ids(forecast.text, labels))
 
 
 class InterestTrajectory(BaseModel):
@@ -138,27 +164,41 @@ class InterestTrajectory(BaseModel):
 
     @classmethod
     def of(cls, node: InterestNode) -> InterestTrajectory:
-        return cls(id=node.id, label=node.label, strength=node.strength, trend=node.trend, points=node.trajectory)
+        return cls(id=node.id, label=readable_label(node.id, {node.id: node.label}), strength=node.strength,
+                   trend=node.trend, points=node.trajectory)
 
 
 class ProfileView(BaseModel):
     user: str
     text: str = Field(description="What the user likes now, in two sentences.")
     predicted_shift: ShiftView
+    forecast: ForecastView | None = Field(
+        description="Where the user's interests are heading: expected shares per level, the shift claims with "
+        "their calibrated probabilities, the horizon; None until a forecast model has been trained.")
+    track_record: TrackRecord | None = Field(description="How the user's earlier forecasts turned out.")
     trajectory: list[InterestTrajectory] = Field(description="Long-term topics, strongest first.")
-    details: ProfileResult = Field(description="The full profile: interests named, baseline, model and prompt.")
+    details: ProfileResult = Field(description="The full profile: interests named, baseline, model and prompt "
+                                   "(its forecast and track record are the fields above).")
 
     @classmethod
     def of(cls, result: ProfileResult, topics: list[InterestNode]) -> ProfileView:
-        shift = result.profile.shift
         labels = result.labels
-        view = ShiftView(
-            from_interest=shift.from_interest, from_label=labels.get(shift.from_interest, shift.from_interest),
-            to_interest=shift.to_interest, to_label=labels.get(shift.to_interest, shift.to_interest),
-            confidence=shift.confidence, rationale=shift.rationale,
-        )
-        return cls(user=result.user, text=result.profile.profile, predicted_shift=view, details=result,
+        details = result.model_copy(update={
+            "forecast": None, "track_record": None, "labels": {node: readable_label(node, labels) for node in labels},
+            "profile": _readable_profile(result.profile, labels),
+            "baseline_shift": _readable_shift(result.baseline_shift, labels)})
+        return cls(user=result.user, text=details.profile.profile, predicted_shift=ShiftView.of(result),
+                   forecast=result.forecast, track_record=result.track_record, details=details,
                    trajectory=[InterestTrajectory.of(node) for node in topics if node.level == "topic"])
+
+
+def _readable_profile(profile: InterestProfile, labels: dict[str, str]) -> InterestProfile:
+    return profile.model_copy(update={"profile": without_node_ids(profile.profile, labels),
+                                      "shift": _readable_shift(profile.shift, labels)})
+
+
+def _readable_shift(shift: PredictedShift, labels: dict[str, str]) -> PredictedShift:
+    return shift.model_copy(update={"rationale": without_node_ids(shift.rationale, labels)})
 
 
 class TopicList(BaseModel):

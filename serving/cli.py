@@ -6,11 +6,14 @@ import signal
 from contextlib import ExitStack
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from serving.runtime import cli_settings, open_service, start_embedded_llm
+
+if TYPE_CHECKING:
+    from serving.api_models import ProfileView
 
 app = typer.Typer(help="ShiftRec: a conversational recommender that follows how interests evolve.", no_args_is_help=True)
 
@@ -135,24 +138,29 @@ def train(
         int | None, typer.Option(min=1, help="Keep running: retrain once this many new events arrived.")
     ] = None,
 ) -> None:
-    """Retrain the behaviour models (SASRec, item-kNN, popularity, fusion weights) on the log in memory and
+    """Retrain the behaviour models (SASRec, item-kNN, popularity, fusion weights) and the interest-shift
+    forecast on the log in memory and
     publish them as a new version; a running `shiftrec serve` swaps it in without a restart.
 
     Reads the memory only, so it may run beside `shiftrec serve` on the same data folder or Chroma server."""
     import time
 
+    from agent.forecast.training import ForecastInputs
     from agent.rankers.artifacts import ArtifactStore
     from agent.rankers.behaviour import SERVING_SEQUENTIAL_CONFIG
     from agent.rankers.behaviour_training import train_behaviour
     from memory.service import InterestMemory
 
     settings = cli_settings()
+    horizon = settings.agent_config.agent.horizon(settings.domain_words.repeats)
     config = SERVING_SEQUENTIAL_CONFIG.model_copy(update={"epochs": epochs} if epochs else {})
     store = ArtifactStore(settings.artifacts_dir)
     with InterestMemory.open(settings.memory_config) as memory:
         while True:
             rows = list(memory.event_log())
-            meta = train_behaviour(rows, store, settings.agent, config, progress=True, echo=typer.echo)
+            inputs = ForecastInputs.from_memory(memory, {row[1] for row in rows}, horizon)
+            meta = train_behaviour(rows, store, settings.agent, config, progress=True, echo=typer.echo,
+                                   forecast_inputs=inputs)
             typer.echo(f"published {meta.version}: {meta.events} events, {meta.users} users, {meta.items} items")
             if every_minutes is None and every_events is None:
                 return
@@ -293,12 +301,27 @@ def profile(user: UserArgument, llm: LlmOption = True, as_json: JsonOption = Fal
     if as_json:
         typer.echo(view.model_dump_json(indent=2))
         return
-    shift = view.predicted_shift
     typer.echo(view.text + (" (trend baseline: the LLM was not used)" if view.details.degraded else ""))
-    typer.echo(f"predicted shift: {shift.from_label} -> {shift.to_label} ({shift.confidence:.2f}): {shift.rationale}")
+    for line in forecast_lines(view):
+        typer.echo(line)
     for topic in view.trajectory[:8]:
         path = " ".join(f"{point.strength:.1f}" for point in topic.points[-8:])
         typer.echo(f"  {topic.label:<14} strength {topic.strength:6.2f}  trend {topic.trend:+.2f}  recent: {path}")
+
+
+def forecast_lines(view: ProfileView) -> list[str]:
+    """The forecast sentence, the expected shares at the claims' level, and the track record."""
+    from agent.forecast.shown import NODES_TABULATED, claim_level
+
+    lines = [f"forecast: {view.predicted_shift.rationale}"]
+    level = claim_level(view.forecast) if view.forecast is not None else None
+    if level is not None and level.nodes:
+        lines.append(f"  {'interest':<24} {'now':>5}  expected {view.forecast.horizon_text}")
+        lines += [f"  {node.label[:24]:<24} {node.share_now:>5.0%}  {node.share_expected:.0%}"
+                  for node in level.nodes[:NODES_TABULATED]]
+    if view.track_record is not None:
+        lines.append(view.track_record.text)
+    return lines
 
 
 @app.command("delete-user")
@@ -306,7 +329,7 @@ def delete_user(
     user: UserArgument,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete everything stored about a user: events, interests, sessions and recommendation records."""
+    """Delete everything stored about a user: events, interests, sessions, recommendation records, forecasts."""
     from memory.service import InterestMemory
 
     if not yes:
@@ -314,7 +337,7 @@ def delete_user(
     with InterestMemory.open(cli_settings().memory_config) as memory:
         report = memory.delete_user(user)
     typer.echo(f"deleted {user!r}: {report.events_removed} events, {report.state_rows_removed} interest rows, "
-               f"{report.records_removed} recommendation records")
+               f"{report.records_removed} recommendation records and forecasts shown")
 
 
 def main() -> None:

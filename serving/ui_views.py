@@ -11,8 +11,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from agent.explain.guards import without_node_ids
 from agent.explain.records import Explanation, RecommendationRecord, RecommendedItem
 from agent.explain.why import WhyAnswer
+from agent.forecast.shown import NO_FORECAST, NODES_TABULATED, claim_level
+from agent.forecast.track_record import TrackRecord
+from agent.forecast.views import ForecastView
 from agent.profiler import ProfileResult
 from memory.digest_models import InterestNode
 
@@ -96,18 +100,39 @@ def why_text(answer: WhyAnswer) -> str:
 
 
 def profile_html(result: ProfileResult) -> str:
-    """The textual profile with the predicted shift highlighted."""
-    shift = result.profile.shift
-    source = text_html(result.labels.get(shift.from_interest, shift.from_interest))
-    target = text_html(result.labels.get(shift.to_interest, shift.to_interest))
+    """The textual profile, then the forecast: its sentence (probabilities and horizon), the expected shares
+    of the top nodes at the claims' level, and how earlier forecasts did."""
     degraded = (f'<p class="sr-degraded">⚠ estimated from trends without the language model: '
                 f"{text_html(result.degraded_reason or 'unavailable')}</p>") if result.degraded else ""
-    return (
-        f'<div class="sr-profile"><p class="sr-profile-text">{text_html(result.profile.profile)}</p>'
-        f'<div class="sr-shift"><strong>Predicted shift:</strong> from <mark>{source}</mark> '
-        f"towards <mark>{target}</mark> (confidence {shift.confidence:.2f})"
-        f'<div class="sr-rationale">{text_html(shift.rationale)}</div></div>{degraded}</div>'
-    )
+    text = without_node_ids(result.profile.profile, result.labels)
+    return (f'<div class="sr-profile"><p class="sr-profile-text">{text_html(text)}</p>'
+            f"{forecast_html(result.forecast, result.track_record)}{degraded}</div>")
+
+
+def forecast_html(forecast: ForecastView | None, record: TrackRecord | None) -> str:
+    """The forecast block of the profile panel, or the line saying there is no forecast yet."""
+    if forecast is None:
+        return f'<div class="sr-shift"><strong>Predicted shift:</strong> {text_html(NO_FORECAST)}</div>'
+    track = f'<div class="sr-track">{text_html(record.text)}</div>' if record is not None else ""
+    return (f'<div class="sr-shift"><strong>Predicted shift:</strong> {text_html(forecast.text)}'
+            f"{shares_table(forecast)}{track}</div>")
+
+
+def shares_table(forecast: ForecastView, rows: int = NODES_TABULATED) -> str:
+    """The top nodes at the claims' level: share of the last window, share expected in the horizon
+    (a node the claims name is highlighted)."""
+    level = claim_level(forecast)
+    if level is None or not level.nodes:
+        return ""
+    claimed = {claim.id for claim in forecast.claims}
+    body = "".join(f"<tr><td>{_marked(text_html(node.label), node.id in claimed)}</td><td>{node.share_now:.0%}</td>"
+                   f"<td>{node.share_expected:.0%}</td></tr>" for node in level.nodes[:rows])
+    return (f'<table class="sr-forecast"><thead><tr><th>Interest</th><th>Share now</th>'
+            f"<th>Expected {text_html(forecast.horizon_text)}</th></tr></thead><tbody>{body}</tbody></table>")
+
+
+def _marked(html_text: str, marked: bool) -> str:
+    return f"<mark>{html_text}</mark>" if marked else html_text
 
 
 def notice_html(text: str) -> str:
@@ -150,7 +175,10 @@ PROFILE_CSS = """
 .sr-shift { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 6px 10px; border-radius: 4px;
             color: #1f2328; }
 .sr-shift mark { background: #ffd33d; padding: 0 3px; border-radius: 3px; }
-.sr-rationale { font-size: 0.85em; color: #57606a; margin-top: 2px; }
+.sr-forecast { border-collapse: collapse; margin: 6px 0 2px; font-size: 0.85em; }
+.sr-forecast th, .sr-forecast td { padding: 1px 8px; text-align: left; }
+.sr-forecast td + td, .sr-forecast th + th { text-align: right; }
+.sr-track { font-size: 0.85em; color: #57606a; margin-top: 2px; }
 .sr-degraded { color: #9a6700; font-size: 0.85em; }
 .sr-notice { color: #57606a; font-style: italic; }
 """

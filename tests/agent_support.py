@@ -102,10 +102,11 @@ def loaded_memory(data_dir: Path) -> InterestMemory:
 
 
 def build_service(data_dir: Path, llm: LLM | None, words: DomainWords | None = None,
-                  **agent: object) -> ShiftRecService:
-    """The service on :func:`loaded_memory`; ``words`` replaces the demo's (MovieLens) catalog words."""
+                  service_class: type[ShiftRecService] = ShiftRecService, **agent: object) -> ShiftRecService:
+    """The service on :func:`loaded_memory`; ``words`` replaces the demo's (MovieLens) catalog words;
+    ``service_class``: a subclass standing in for one of its parts."""
     memory = loaded_memory(data_dir)
     base = load_settings(data_dir=data_dir).agent_config
     settings = base.model_copy(update={"agent": base.agent.model_copy(update=agent), "words": words or base.words})
     behaviour = BehaviourModels.from_log(memory.event_log(), data_dir / "sasrec.pt", config=TINY_SASREC)
-    return ShiftRecService(settings, memory, llm, behaviour, FixedRouter())
+    return service_class(settings, memory, llm, behaviour, FixedRouter())

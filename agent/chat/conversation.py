@@ -22,9 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.chat.backend import ChatBackend
 from agent.chat.intents import Intent
 from agent.chat.mentions import mentioned_items, position_reference
-from agent.explain.guards import leaks_instructions
+from agent.explain.guards import leaks_instructions, without_node_ids
 from agent.explain.records import Explanation, RecommendationRecord
 from agent.explain.why import WhyAnswer
+from agent.forecast.shown import forecast_paragraph
 from agent.llm.interface import LLMError
 from agent.llm.prompting import run_prompt
 from agent.pipeline.refinement import Refinement, parse_refinement
@@ -207,10 +208,8 @@ class Conversations:
                                    "recommendations.")
             return
         view = result.model_dump(mode="json")
-        shift = result.profile.shift
-        text = (f"{result.profile.profile} Next, I expect a shift from {result.labels.get(shift.from_interest, '?')} "
-                f"towards {result.labels.get(shift.to_interest, '?')} (confidence {shift.confidence:.2f}): "
-                f"{shift.rationale}")
+        ahead = forecast_paragraph(result.forecast, result.track_record)
+        text = without_node_ids(f"{result.profile.profile} {ahead}", result.labels)
         yield ChatEvent(kind="profile", session_id=turn["session_id"], intent=turn["intent"], text=text, profile=view)
 
     def _other(self, turn: dict) -> Iterator[ChatEvent]:
@@ -294,9 +293,8 @@ def _list_intro(record: RecommendationRecord, refinement: Refinement | None, pro
         return "I don't know your taste yet, so here are popular picks. Tell me what you like to tailor them."
     if refinement is not None:
         return "Here is a list adjusted to what you asked:"
-    if profile is not None:
-        heading = profile.labels.get(profile.profile.shift.to_interest)
-        lately = f" Your taste seems to be heading towards {heading}." if heading else ""
-        return f"{profile.profile.profile}{lately} Here are picks for you:"
+    if profile is not None:  # the forecast's own sentence: its probabilities and horizon, never a guess
+        ahead = f" {profile.forecast.text}" if profile.forecast is not None else ""
+        return without_node_ids(f"{profile.profile.profile}{ahead} Here are picks for you:", profile.labels)
     return "Here are picks for you, with why each one fits:"
 

@@ -10,7 +10,7 @@ an id or a bare title.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from memory.domain import GENERIC_WORDS, DomainWords
@@ -59,3 +59,22 @@ def unfit_shared_words(words: str, titles: Sequence[str] = (), domain: DomainWor
     if any(bare in (_words(title), _words(_TITLE_YEAR.sub("", title))) for title in titles):
         return "the LLM's words only repeated a title"
     return None
+
+
+NODE_ID = re.compile(r"\bt:[a-z0-9][a-z0-9-]*(?:/[a-z0-9-]+)*")  # memory.taxonomy's ids: t:sci-fi/s2
+_CLUSTER_PART = re.compile(r"s\d+")
+
+
+def without_node_ids(text: str, labels: Mapping[str, str] | None = None) -> str:
+    """``text`` with every interest node id replaced by its label: ids are for the model and the API, never
+    for a person to read (an LLM's text or a label that fell back to its id could carry one)."""
+    return NODE_ID.sub(lambda found: readable_label(found.group(0), labels or {}), text)
+
+
+def readable_label(node_id: str, labels: Mapping[str, str]) -> str:
+    """The node's label, or words made from its id when it has none ('t:sci-fi/s2' -> 'Sci fi')."""
+    label = labels.get(node_id)
+    if label and not NODE_ID.search(label):
+        return label
+    parts = [part for part in node_id.removeprefix("t:").split("/") if not _CLUSTER_PART.fullmatch(part)]
+    return (parts[-1] if parts else "another interest").replace("-", " ").capitalize()

@@ -2,7 +2,8 @@
 
 A record is one row of Chroma's ``recommendation_records`` collection (document = this
 JSON, metadata = user and time, vector = mean of the items' vectors), so deleting a user
-deletes their records with everything else.
+deletes their records with everything else. The forecasts shown share the collection; their
+rows carry a ``kind`` (agent.forecast.track_record) and are never read here.
 """
 
 from __future__ import annotations
@@ -104,13 +105,13 @@ class RecordBook:
 
     def get(self, user: str, record_id: str) -> RecommendationRecord:
         row = self._store.user_record(user, record_id)
-        if row is None or row.document is None:
+        if row is None or row.document is None or not _is_recommendation(row):
             raise UnknownRecordError(record_id)
         return RecommendationRecord.model_validate_json(row.document)
 
     def latest(self, user: str, limit: int = 10) -> list[RecommendationRecord]:
         return [RecommendationRecord.model_validate_json(row.document) for row in self._store.user_records(user, limit)
-                if row.document]
+                if row.document and _is_recommendation(row)]
 
     def find_by_title(self, user: str, text: str, limit: int = 10) -> tuple[RecommendationRecord, str] | None:
         """The newest record that recommended an item whose title ``text`` mentions."""
@@ -119,3 +120,8 @@ class RecordBook:
             if found:
                 return record, found[0]
         return None
+
+
+def _is_recommendation(row: Row) -> bool:
+    """Rows of another kind (the forecasts shown) carry one; recommendation records never did."""
+    return "kind" not in row.metadata

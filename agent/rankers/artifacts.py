@@ -1,7 +1,8 @@
 """Versioned behaviour-model artifacts: what `shiftrec train` writes and a running service loads.
 
 Each version is a folder ``<root>/<version>/`` holding ``meta.json`` (what it learned from,
-the fusion weights tuned with it) and ``sequential.pt`` (SASRec). A version is written under
+the fusion weights tuned with it), ``sequential.pt`` (SASRec) and the interest-shift forecast
+(``forecast.npz`` + ``forecast.json``). A version is written under
 a temporary name and renamed into place, then ``CURRENT`` is replaced atomically: a reader
 sees the old version or the new one, never half of one. The newest few versions are kept.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from agent.forecast.model_file import ForecastModel
 from agent.rankers.sequential import SequentialModel
 
 CURRENT = "CURRENT"
@@ -37,6 +39,8 @@ class ArtifactMeta(BaseModel):
     seconds: float
     weights: dict[str, float] | None = Field(default=None, description="Fusion weights tuned with these models.")
     weights_summary: str | None = None
+    forecast: bool = Field(default=False, description="Whether the interest-shift forecast was fitted.")
+    forecast_horizon: str | None = Field(default=None, description="Its horizon, e.g. '30d' or '10e'.")
 
 
 def log_fingerprint(rows: list[tuple[str, str, float, float]]) -> str:
@@ -70,7 +74,12 @@ class ArtifactStore:
         """The SASRec of ``meta``'s version (None where it trained none)."""
         return SequentialModel.load(self.root / meta.version / SEQUENTIAL_FILE) if meta.sequential else None
 
-    def publish(self, meta: ArtifactMeta, sequential: SequentialModel | None) -> Path:
+    def forecast(self, meta: ArtifactMeta) -> ForecastModel | None:
+        """The forecast of ``meta``'s version (None where none was fitted)."""
+        return ForecastModel.load(self.root / meta.version, meta.version) if meta.forecast else None
+
+    def publish(self, meta: ArtifactMeta, sequential: SequentialModel | None,
+                forecast: ForecastModel | None = None) -> Path:
         """Write the version completely under a temporary name, move it into place, then point CURRENT at it."""
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f".staging-{meta.version}"
@@ -78,6 +87,8 @@ class ArtifactStore:
         staging.mkdir()
         if sequential is not None:
             sequential.save(staging / SEQUENTIAL_FILE)
+        if forecast is not None:
+            forecast.save(staging)
         (staging / "meta.json").write_text(json.dumps(meta.model_dump(mode="json"), indent=2))
         final = self.root / meta.version
         os.replace(staging, final)

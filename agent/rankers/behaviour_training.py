@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
+from agent.forecast.model_file import ForecastModel
+from agent.forecast.training import ForecastInputs, NotEnoughHistoryError, fit_forecast
 from agent.rankers.artifacts import ArtifactMeta, ArtifactStore, log_fingerprint, new_version
 from agent.rankers.behaviour import SERVING_SEQUENTIAL_CONFIG, BehaviourModels
 from agent.rankers.sequences import UserSequences, build_user_sequences, hold_out_last
@@ -50,9 +52,10 @@ def tune_weights(behaviour: BehaviourModels, agent: AgentSettings) -> WeightChoi
 def train_behaviour(
     rows: Sequence[LogRow], store: ArtifactStore, agent: AgentSettings,
     config: SequentialConfig = SERVING_SEQUENTIAL_CONFIG, progress: bool = True,
-    echo: Callable[[str], None] = log.info,
+    echo: Callable[[str], None] = log.info, forecast_inputs: ForecastInputs | None = None,
 ) -> ArtifactMeta:
-    """SASRec on the log without each user's newest event, fusion weights tuned on those events; published."""
+    """SASRec on the log without each user's newest event, fusion weights tuned on those events, and the
+    interest-shift forecast on the log's earlier cuts; published together."""
     started = time.perf_counter()
     rows = list(rows)
     fingerprint = log_fingerprint(rows)
@@ -71,12 +74,29 @@ def train_behaviour(
         choice = tune_weights(behaviour, agent)
         weights, summary = (dict(choice.weights) if choice.tuned else None), choice.summary()
         echo(summary)
+    forecast = _forecast(rows, forecast_inputs, echo)
     meta = ArtifactMeta(
         version=new_version(fingerprint), trained_at=datetime.now(timezone.utc), log_fingerprint=fingerprint,
         events=len(rows), users=len({row[0] for row in rows}), items=len({row[1] for row in rows}),
         sequential=sequential is not None,
         seconds=round(time.perf_counter() - started, 1), weights=weights, weights_summary=summary,
+        forecast=forecast is not None, forecast_horizon=forecast.horizon.key if forecast else None,
     )
-    path = store.publish(meta, sequential)
+    path = store.publish(meta, sequential, forecast)
     echo(f"behaviour models {meta.version} written to {path} in {meta.seconds:.0f} s")
     return meta
+
+
+def _forecast(rows: Sequence[LogRow], inputs: ForecastInputs | None, echo: Callable[[str], None]) -> ForecastModel | None:
+    """The forecast fitted on the log, or None (no catalog given, or too little history: said in the log)."""
+    if inputs is None:
+        return None
+    started = time.perf_counter()
+    try:
+        model = fit_forecast([(user, item, ts) for user, item, ts, _ in rows], inputs.nodes_of, inputs.horizon,
+                             inputs.named, inputs.window_size, echo=echo)
+    except NotEnoughHistoryError as error:
+        echo(f"no forecast this time: {error}")
+        return None
+    echo(f"forecast ({inputs.horizon.key}) fitted in {time.perf_counter() - started:.1f} s")
+    return model

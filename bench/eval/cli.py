@@ -41,7 +41,7 @@ def _settings():
 
 
 def _run(parts: list[str], results: Path, seed: int, memory_users: int, llm_users: int, shift_users: int = 400,
-         shift_llm_users: int = 40, honesty_users: int = 40) -> None:
+         shift_llm_users: int = 40, honesty_users: int = 40, households: int = 800) -> None:
     from bench.eval.llm_eval import EmbeddedRanker
     from bench.eval.ranking_run import EvalOptions, RankingRun
 
@@ -69,9 +69,14 @@ def _run(parts: list[str], results: Path, seed: int, memory_users: int, llm_user
                     finally:
                         run.memory.close()
             elif part == "shift":
-                from bench.eval.shift import run_shift
+                from bench.eval.shift import LLM_RANKINGS, run_shift
+                from bench.eval.shift_report import run_forecast_eval, write
 
                 sections["shift"] = run_shift(seed, shift_users, shift_llm_users, typer.echo, ranker)
+                rankings = sections["shift"].pop(LLM_RANKINGS, None)
+                write(run_forecast_eval(households, seed, typer.echo, rankings, ranker, shift_llm_users,
+                                        sections["shift"].get("llm_degraded_profiles")), results)
+                typer.echo(f"shift forecast: written to {results / 'shift.json'}")
             _save(sections, results)
             typer.echo(f"{part}: written to {results / 'eval.json'}")
     typer.echo((results / "eval.md").read_text())
@@ -104,9 +109,10 @@ def p3(results: Results = RESULTS_DIR, seed: Seed = 0, llm_users: LLMUsers = 150
 
 @eval_app.command("shift")
 def shift(results: Results = RESULTS_DIR, seed: Seed = 0, shift_users: ShiftUsers = 400,
-          shift_llm_users: ShiftLLMUsers = 40) -> None:
-    """Interest-shift prediction on ML-1M users whose history spans time."""
-    _run(["shift"], results, seed, 1000, 0, shift_users, shift_llm_users)
+          shift_llm_users: ShiftLLMUsers = 40, households: Households = 800) -> None:
+    """Interest-shift forecast on groceries (monthly cuts, 30 days ahead) and ML-1M (the next 10 ratings):
+    shift.json; the ML-1M memory and LLM rankings also update eval.json's shift part."""
+    _run(["shift"], results, seed, 1000, 0, shift_users, shift_llm_users, households=households)
 
 
 @eval_app.command("explanations")

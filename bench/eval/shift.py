@@ -36,6 +36,7 @@ from memory.forecast import forecast
 from memory.taxonomy import category_paths, slug
 
 WINDOW = 10
+LLM_RANKINGS = "_llm_rankings"
 MIN_HISTORY = 20
 MIN_SPAN_DAYS = 30
 TOP = 3
@@ -266,6 +267,7 @@ def run_shift(seed: int, memory_users: int, llm_users: int, echo: Callable[[str]
             degraded = sum(p.degraded for p in profiles.values())
             methods_llm = {**methods, "shiftrec_llm": lambda c: llm_predictions[c.user]}
             result["llm_subsample"] = score(methods_llm, llm_cases, topics_of)
+            result[LLM_RANKINGS] = llm_predictions  # for shift.json's llm row; not written to eval.json
             result["llm_degraded_profiles"] = degraded
             costs["llm"] = {**cost.as_dict(), "users": len(llm_cases),
                             "seconds_per_profile": round(cost.seconds / max(len(llm_cases), 1), 2)}

@@ -57,7 +57,8 @@ def test_the_llm_profile_names_only_the_users_interests(movielens_service: Shift
     named = {*result.profile.long_term, *result.profile.short_term,
              result.profile.shift.from_interest, result.profile.shift.to_interest}
     assert named <= set(digest.node_ids)
-    assert movielens_service.profile("33") is result  # unchanged memory: cached, no second LLM call
+    again = movielens_service.profile("33")  # unchanged memory: cached, no second LLM call
+    assert again.created_at == result.created_at and again.profile == result.profile
 
 
 def test_the_one_pass_llm_preference_scores_every_candidate(movielens_service: ShiftRecService):

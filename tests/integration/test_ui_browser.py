@@ -19,6 +19,7 @@ import pytest
 from agent.service import ShiftRecService
 from serving.app import create_app, serve_in_background
 from serving.settings import ApiSettings
+from agent.forecast.training import ForecastInputs, fit_forecast
 from tests.agent_support import SchemaLLM, build_service
 
 pytestmark = pytest.mark.integration
@@ -51,7 +52,10 @@ class RunningUI:
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[RunningUI]:
     """The product's app with the UI, serving a service on fakes, and what the page should show."""
-    service = build_service(tmp_path / "data", SchemaLLM())
+    service = build_service(tmp_path / "data", SchemaLLM(), forecast_horizon="2e")
+    rows = list(service.memory.event_log())
+    inputs = ForecastInputs.from_memory(service.memory, {row[1] for row in rows}, service.horizon)
+    service.serve_forecast(fit_forecast([row[:3] for row in rows], inputs.nodes_of, inputs.horizon, inputs.named))
     hostile_title = _with_hostile_title(service)
     history = service.memory.get_items(sorted(service.memory.seen_items("ana")))
     topics = [node.label for node in service.memory.digest("ana").long_term if node.level == "topic"]
@@ -129,7 +133,12 @@ def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui: RunningUI, br
     shot("ui-after-thumbs-down.png")
 
     panel = page.locator("#profile-panel")
-    expect(page.locator("#profile mark")).to_have_count(2)
+    profile = page.locator("#profile")
+    expect(profile).to_contain_text("in your next 2 movies", timeout=WAIT_MS)  # the horizon, with probabilities
+    expect(profile).to_contain_text(re.compile(r"\d+% likely to (grow|shrink)"))
+    expect(profile).to_contain_text("No earlier forecast has reached its horizon yet.")  # the track record
+    assert page.locator("#profile mark").count() >= 1  # the interests the claims name, highlighted
+    assert not re.search(r"\bt:[a-z0-9]", profile.inner_text())  # no node id such as t:sci-fi/s2
     for topic in ui.topics:  # the plot's legend names each topic line
         expect(page.locator("#trajectory svg")).to_contain_text(topic)
     lines = page.locator('#trajectory svg g.mark-line path')

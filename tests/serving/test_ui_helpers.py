@@ -10,6 +10,7 @@ import gradio as gr
 import pytest
 from markdown_it import MarkdownIt
 
+from agent.forecast.shown import NO_FORECAST
 from agent.service import ShiftRecService
 from serving.ui import build_ui
 from serving.ui_handlers import UIHandlers
@@ -25,10 +26,13 @@ from serving.ui_views import (
     why_text,
 )
 from tests.agent_support import SchemaLLM, build_service
+from tests.forecast_support import NODE_ID, ForecastingService
+from tests.memory_support import event
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "**bold** [link](http://x) `code` $x^2$ ${1+1} {{name}} \\ & \"'",
            "# heading\n- item\n1. one\n===", "<script>alert('x')</script>", "    indented code"]
 ALLOWED_TAGS = {"div", "p", "span", "strong", "mark", "em"}
+TABLE_TAGS = {"table", "thead", "tbody", "tr", "th", "td"}
 
 
 class _Page(HTMLParser):
@@ -54,6 +58,11 @@ class _Page(HTMLParser):
 @pytest.fixture
 def service(tmp_path: Path) -> ShiftRecService:
     return build_service(tmp_path, SchemaLLM())
+
+
+@pytest.fixture
+def forecasting(tmp_path: Path) -> ForecastingService:
+    return build_service(tmp_path, SchemaLLM(), service_class=ForecastingService)
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -109,15 +118,40 @@ def test_pending_and_degraded_cards_say_so(tmp_path: Path):
     assert why_text(answer).startswith(answer.text) and DEGRADED_NOTE in why_text(answer)
 
 
-def test_the_profile_highlights_the_predicted_shift(service):
+def test_without_a_forecast_the_profile_says_there_is_none(service):
     result = service.profile("ana")
-    shift = result.profile.shift
     page = _Page(profile_html(result))
-    assert page.tags.count("mark") == 2
-    assert result.profile.profile in page.visible
-    assert (f"from {result.labels[shift.from_interest]} towards {result.labels[shift.to_interest]} "
-            f"(confidence {shift.confidence:.2f})") in page.visible
-    assert "without the language model" not in page.visible
+    assert result.profile.profile in page.visible and f"Predicted shift: {NO_FORECAST}" in page.visible
+    assert "confidence" not in page.visible and "without the language model" not in page.visible
+
+
+def test_the_profile_shows_the_forecast_its_expected_shares_and_track_record(forecasting):
+    result = forecasting.profile("ana")
+    html = profile_html(result)
+    page = _Page(html)
+    assert set(page.tags) <= ALLOWED_TAGS | TABLE_TAGS
+    assert f"Predicted shift: {result.forecast.text}" in page.visible  # probabilities and horizon
+    assert "InterestShare nowExpected in your next 3 movies" in page.visible
+    assert "Sci-Fi20%50%Comedy80%40%Drama0%5%" in page.visible and page.tags.count("mark") == 3  # claimed
+    assert page.visible.endswith("No earlier forecast has reached its horizon yet.")
+    assert not NODE_ID.search(html)
+
+
+def test_the_track_record_line_counts_the_claims_that_came_true(forecasting):
+    forecasting.profile("ana")
+    forecasting.ingest_events([event("ana", f"sf{day}", day) for day in range(20, 23)])
+    visible = _Page(profile_html(forecasting.profile("ana"))).visible
+    assert "Earlier forecasts: 2 of 3 claims came true (stated 52% on average)." in visible
+
+
+def test_a_profile_asked_in_the_chat_shows_the_forecast_in_the_panel(forecasting):
+    handlers = UIHandlers(forecasting)
+    session = next(handlers.sign_in("ana")).session_id
+    screens = list(handlers.chat("what is my taste?", [], "ana", session, None))
+    panel = next(screen.profile for screen in screens if screen.profile is not None)
+    forecast = forecasting.forecast("ana")
+    assert forecast.text in _Page(panel).visible and not NODE_ID.search(panel)
+    assert not NODE_ID.search(" ".join(m["content"] for m in screens[-1].history))
 
 
 def test_a_degraded_profile_is_flagged(tmp_path: Path):

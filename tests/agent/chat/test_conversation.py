@@ -9,8 +9,12 @@ import pytest
 
 from agent.chat.conversation import SessionMismatchError
 from agent.chat.intents import Intent
+from agent.forecast.shown import NO_FORECAST
+from agent.llm.fake import ScriptedLLM
+from agent.llm.outputs import InterestProfile, PredictedShift
 from memory.tokens import count_tokens
 from tests.agent_support import SchemaLLM, build_service
+from tests.forecast_support import NODE_ID, ForecastingService
 
 
 def _turn(service, message: str, session: str = "s1", user: str = "ana"):
@@ -70,11 +74,35 @@ def test_a_new_user_stating_tastes_gets_matching_items(tmp_path: Path):
 def test_profile_and_other_messages(tmp_path: Path):
     service = build_service(tmp_path, None)
     profile = next(e for e in _turn(service, "what is my taste?") if e.kind == "text" or e.kind == "profile")
-    assert profile.kind == "profile" and "shift from" in profile.text and profile.intent == Intent.PROFILE
+    assert profile.kind == "profile" and profile.intent == Intent.PROFILE
+    assert profile.text.endswith(NO_FORECAST) and "confidence" not in profile.text  # no forecast trained
     unknown = _turn(service, "what is my taste?", session="s2", user="stranger")
     assert "don't know your taste" in unknown[0].text
     other = _turn(service, "hello there")
     assert other[0].text.startswith("I can recommend")
+
+
+def test_the_profile_reply_and_the_list_intro_read_the_forecast(tmp_path: Path):
+    service = build_service(tmp_path, None, service_class=ForecastingService)
+    forecast = service.forecast("ana")
+    profile = next(e for e in _turn(service, "what is my taste?") if e.kind == "profile")
+    assert f"{forecast.text} No earlier forecast has reached its horizon yet." in profile.text
+    assert profile.profile["forecast"]["text"] == forecast.text
+    intro = _turn(service, "recommend me something")[0]
+    assert intro.kind == "text" and f"{forecast.text} Here are picks for you:" in intro.text
+    texts = [e.text for e in _turn(service, "what is my taste?") + [intro, profile] if e.text]
+    assert not [text for text in texts if NODE_ID.search(text)]
+
+
+def test_node_ids_in_the_llms_profile_text_never_reach_the_chat(tmp_path: Path):
+    leaky = InterestProfile(profile="Into t:comedy, lately t:sci-fi.", long_term=["t:comedy"], short_term=["t:sci-fi"],
+                            shift=PredictedShift(from_interest="t:comedy", to_interest="t:sci-fi", confidence=0.9,
+                                                 rationale="t:sci-fi rises"))
+    service = build_service(tmp_path, ScriptedLLM().enqueue(leaky), service_class=ForecastingService)
+    profile = next(e for e in _turn(service, "what is my taste?") if e.kind == "profile")
+    assert profile.text.startswith("Into Comedy, lately Sci-Fi.") and "0.9" not in profile.text
+    intro = _turn(service, "recommend me something")[0]  # the list's intro reads the cached profile
+    assert intro.text.startswith("Into Comedy, lately Sci-Fi.") and not NODE_ID.search(intro.text)
 
 
 def test_history_is_trimmed_to_its_token_budget(tmp_path: Path):
