@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.forecast.training import ForecastInputs, fit_forecast
 from agent.service import ShiftRecService
 from serving.app import create_app, serve_in_background
 from serving.settings import ApiSettings
-from agent.forecast.training import ForecastInputs, fit_forecast
 from tests.agent_support import SchemaLLM, build_service
 
 pytestmark = pytest.mark.integration
