@@ -22,9 +22,9 @@ from agent.chat.mentions import mentioned_items
 from agent.explain.explainer import Explainer, OutputAudit, Pick
 from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
 from agent.explain.why import WhyAnswer, answer_why
-from agent.forecast.forecaster import Forecaster
+from agent.forecast.forecaster import Forecaster, user_forecast
 from agent.forecast.model_file import ForecastModel
-from agent.forecast.shown import with_forecast
+from agent.forecast.shown import score_clock, with_forecast
 from agent.forecast.track_record import ForecastBook
 from agent.forecast.views import ForecastView
 from agent.llm.interface import LLM, LLMError
@@ -157,11 +157,7 @@ class ShiftRecService:
 
     def forecast(self, user: str) -> ForecastView | None:
         """The user's interest-shift forecast now; None until a forecast has been fitted on the log."""
-        forecaster = self.forecaster
-        if forecaster is None:
-            return None
-        view = self.memory.history_view(user, forecaster.model.fitted_until)  # no earlier than the data it reads
-        return forecaster.forecast(view, self.memory.memory_version(user))
+        return user_forecast(self.forecaster, self.memory, user)
 
     def _observe(self, user: str, history: Sequence[str], item: str, timestamp: float) -> None:
         with self._observe_lock:
@@ -355,7 +351,8 @@ class ShiftRecService:
 
     def profile(self, user: str) -> ProfileResult:
         """The profile with the forecast shown now (stored for its track record) and that track record."""
-        return with_forecast(self.profiler.profile(user), self.forecast(user), self.forecast_book, self._clock())
+        return with_forecast(self.profiler.profile(user), self.forecast(user), self.forecast_book,
+                             score_clock(self.settings.agent.event_clock))
 
     def profile_if_ready(self, user: str) -> ProfileResult | None:
         """The cached profile with the forecast's sentence; otherwise None, and it is built in the background."""
@@ -365,10 +362,6 @@ class ShiftRecService:
                 self._workers.submit(self._warm_profile, user)
             return None
         return with_forecast(cached, self.forecast(user), self.forecast_book, track_record=False)
-
-    def _clock(self) -> datetime | None:
-        """When a calendar horizon has passed: the wall clock, or (None) the user's own latest event when replayed."""
-        return datetime.now(timezone.utc) if self.settings.agent.event_clock == "wall" else None
 
     def _warm_profile(self, user: str) -> None:
         try:

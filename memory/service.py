@@ -10,7 +10,6 @@ checkpoints; without it nothing is lost, the next load folds the logged events i
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -175,8 +174,7 @@ class InterestMemory:
             return self._digests.build(memory, moment, self._labels(), titles, pairs_of)
 
     def history_view(self, user: str, as_of: float | None = None) -> HistoryView:
-        """What a forecast made at ``as_of`` (never before the user's latest event) may read about the user;
-        raises UnknownUserError without memory."""
+        """What a forecast made at ``as_of`` (never before the user's latest event) may read about the user."""
         with self._lock:
             memory = self._memory(user)
             return history_view(memory, self._context(memory)[1], max(memory.last, as_of or memory.last))
@@ -319,7 +317,7 @@ class InterestMemory:
                 events=events,
                 interests=nodes,
                 digest=self._digests.build(memory, memory.last, labels, titles, pairs_of),
-                records=[json.loads(row.document) for row in self.store.user_records(user, sys.maxsize) if row.document],
+                records=[json.loads(row.document) for row in self.store.user_records(user, limit=None) if row.document],
             )
 
     def delete_user(self, user: str) -> DeletionReport:
@@ -373,10 +371,8 @@ def _epoch(as_of: datetime | None, memory: UserMemory) -> float:
     if as_of.tzinfo is None:
         raise ValueError("as_of needs a time zone (e.g. datetime.now(timezone.utc))")
     if as_of.timestamp() < memory.last:
-        latest = utc(memory.last).isoformat()
-        raise ValueError(
-            f"as_of {as_of.isoformat()} is before the user's latest event ({latest}): it cannot be rewound"
-        )
+        raise ValueError(f"as_of {as_of.isoformat()} is before the user's latest event "
+                         f"({utc(memory.last).isoformat()}): it cannot be rewound")
     return as_of.timestamp()
 
 

@@ -186,8 +186,8 @@ class ChromaStore:
         row = self._get(RECORDS, [record_id], vectors=False, documents=True).get(record_id)
         return row if row is not None and row.metadata.get("user") == user else None
 
-    def user_records(self, user: str, limit: int = 20) -> list[Row]:
-        """The user's latest records, newest first."""
+    def user_records(self, user: str, limit: int | None = 20) -> list[Row]:
+        """The user's latest records, newest first (``limit`` None: all of them)."""
         result = self._collections[RECORDS].get(where=self._user_filter(user), include=["metadatas", "documents"])
         rows = sorted(_rows(result, vectors=False), key=lambda row: -float(row.metadata.get("created", 0)))
         return rows[:limit]

@@ -59,6 +59,14 @@ class Forecaster:
         )
 
 
+def user_forecast(forecaster: Forecaster | None, memory, user: str) -> ForecastView | None:
+    """The user's forecast now (None without a fitted one), made no earlier than the data it reads."""
+    if forecaster is None:
+        return None
+    view = memory.history_view(user, forecaster.model.fitted_until)
+    return forecaster.forecast(view, memory.memory_version(user))
+
+
 def shift_sentence(horizon_text: str, made: list[ShiftClaim]) -> str:
     """'In the next 30 days: Frozen Meals 62% likely to grow, Baking 71% likely to shrink.'"""
     if not made:

@@ -3,7 +3,7 @@ forecast's own sentence and track record, the level its claims are at, and the w
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from agent.explain.guards import readable_label, without_node_ids
 from agent.forecast.track_record import ForecastBook, TrackRecord
@@ -24,6 +24,11 @@ def with_forecast(result: ProfileResult, forecast: ForecastView | None, book: Fo
         book.save(forecast)
     record = book.track_record(result.user, now) if track_record else None
     return result.model_copy(update={"forecast": forecast, "track_record": record})
+
+
+def score_clock(event_clock: str) -> datetime | None:
+    """When a calendar horizon has passed: the wall clock, or (None) the user's own latest event when replayed."""
+    return datetime.now(timezone.utc) if event_clock == "wall" else None
 
 
 def readable(forecast: ForecastView) -> ForecastView:

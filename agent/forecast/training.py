@@ -27,6 +27,7 @@ from memory.taxonomy import node_depth
 log = logging.getLogger(__name__)
 EVENT_CUTS_BACK = (1, 2, 3, 4, 5)
 MAX_CLAIM_NODES = 500
+MIN_CLAIM_COVERAGE = 0.95  # share of the log's distinct item placements a claim level must reach
 MIN_CASES = 20
 
 
@@ -54,13 +55,15 @@ class ForecastInputs:
 
 
 def claim_depth(placed: Sequence[Nodes], depths: Sequence[int], named: Callable[[str], bool]) -> int:
-    """The deepest fitted level that places every item of the log, whose nodes are named categories (not
-    clusters), and that has at most MAX_CLAIM_NODES nodes; else the topics. A level only some items reach
-    (one bookshop shelf in a film catalog) would make claims about a corner most users never touch."""
+    """The deepest fitted level that places nearly every item of the log (MIN_CLAIM_COVERAGE), whose nodes are
+    named categories (not clusters), and that has at most MAX_CLAIM_NODES nodes; else the topics. A level only
+    some items reach (one bookshop shelf in a film catalog) would make claims about a corner most users never
+    touch; a few grocery products filed under a department alone should not rule out the category level."""
     def fits(depth: int) -> bool:
         level = {node for nodes in placed for node in nodes if node_depth(node) == depth}
-        return (all(any(node_depth(node) == depth for node in nodes) for nodes in placed)
-                and len(level) <= MAX_CLAIM_NODES and all(named(node) for node in level))
+        covered = sum(any(node_depth(node) == depth for node in nodes) for nodes in placed)
+        return (covered >= MIN_CLAIM_COVERAGE * len(placed) and len(level) <= MAX_CLAIM_NODES
+                and all(named(node) for node in level))
 
     good = [depth for depth in sorted(depths) if fits(depth)]
     return good[-1] if good else min(depths)
