@@ -102,10 +102,10 @@ def served_forecast(store: ArtifactStore, meta: ArtifactMeta, horizon: Horizon,
 class ModelUpdates:
     """Watches ``store`` for new versions and, when configured, trains them on a schedule."""
 
-    def __init__(self, service: UpdatableService, store: ArtifactStore, settings: AgentSettings,
-                 train_now: bool = False, echo: Callable[[str], None] = log.info, horizon: Horizon | None = None):
+    def __init__(self, service: UpdatableService, store: ArtifactStore, settings: AgentSettings, horizon: Horizon,
+                 train_now: bool = False, echo: Callable[[str], None] = log.info):
         self.service = service
-        self.horizon = horizon or settings.horizon(repeats=False)
+        self.horizon = horizon  # the service's (it knows the domain's default)
         self.store = store
         self.settings = settings
         self.echo = echo

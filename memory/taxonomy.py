@@ -72,6 +72,14 @@ def slug(text: str) -> str:
     return "x" + format(sum(ord(char) * 31**i for i, char in enumerate(text)) % 16**8, "08x")
 
 
+def path_chain(path: tuple[str, ...]) -> Chain:
+    """The node ids of one category path, topic first: ('Books', 'Fantasy') -> ('t:books', 't:books/fantasy')."""
+    ids = [f"t:{slug(path[0])}"]
+    for name in path[1:]:
+        ids.append(TaxonomyBuilder._path_subtopic_id(ids[-1], name))
+    return tuple(ids)
+
+
 def category_paths(item: Item) -> list[tuple[str, str | None]]:
     """(topic name, second-level name or None) for each of the item's categories."""
     return [(path[0], path[1] if len(path) > 1 else None) for path in full_paths(item)]

@@ -128,6 +128,11 @@ LEAD_FEATURES = ("log_forecast", "log_recent", "log_long_run", "current_leader",
                  "data_x_log_forecast", "data_x_log_long_run", "long_run_leader")
 
 
+def cross_entropy(p: np.ndarray, q: np.ndarray) -> float:
+    """-sum q log p: nats per event of the next window (a zero probability costs ~28 nats, never inf)."""
+    return float(-(q * np.log(np.clip(p, 1e-12, None))).sum())
+
+
 def lead_features(user: UserVectors, forecast: np.ndarray) -> np.ndarray:
     leader, long_leader = np.zeros_like(forecast), np.zeros_like(forecast)
     margin = 0.0
@@ -207,9 +212,6 @@ def _fit_lead(cases: Sequence[Case], probabilities: Sequence[np.ndarray], l2: fl
     if not changed:
         return np.eye(len(LEAD_FEATURES))[0], stay
     features = np.stack([lead_features(c.user, p) for c, p in changed]).astype(np.float32)
-    for row, (case, _) in zip(features, changed, strict=True):
-        if case.user.leader is not None:
-            row[case.user.leader] = 0.0
     mask = torch.tensor(np.stack([np.arange(len(p)) == (c.user.leader if c.user.leader is not None else -1)
                                   for c, p in changed]))
     x = torch.from_numpy(features)

@@ -17,7 +17,7 @@ import numpy as np
 from agent.forecast.cases import Cut, build_cases, day_cuts, event_cuts, level_log, monthly_cut_times, user_logs
 from agent.forecast.features import smoothed
 from agent.forecast.horizon import DAY_S, Horizon
-from agent.forecast.model import fit_level
+from agent.forecast.model import cross_entropy, fit_level
 from agent.forecast.model_file import ForecastModel
 from agent.forecast.population import LevelIndex, Population
 from agent.forecast.ranking import choose_discount
@@ -120,10 +120,8 @@ def _held_out_check(cases, kept: list[Cut], level, latest: float | None, horizon
     if len(earlier) < MIN_CASES or not held:
         return {"cases": len(held)}, 1.0
     model, choice = choose_discount(fit_level(earlier, level, seed), [cases[i] for i in held])
-    def xent(p, q):  # noqa: E306
-        return float(-(q * np.log(np.clip(p, 1e-12, None))).sum())
-    ours = np.mean([xent(model.distribution(cases[i].user, cases[i].population), cases[i].truth) for i in held])
-    base = np.mean([xent(smoothed(cases[i].user.long_run, cases[i].population.long_run, 0.5), cases[i].truth)
+    ours = np.mean([cross_entropy(model.distribution(cases[i].user, cases[i].population), cases[i].truth) for i in held])
+    base = np.mean([cross_entropy(smoothed(cases[i].user.long_run, cases[i].population.long_run, 0.5), cases[i].truth)
                     for i in held])
     return ({"cases": len(held), "shiftrec": round(float(ours), 4), "long_run": round(float(base), 4),
              "leader_discount": choice.get("chosen")}, model.leader_discount)

@@ -6,13 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from agent.forecast.model import cross_entropy
+
 TOP = 3
 BINS = 10
-
-
-def cross_entropy(p: np.ndarray, q: np.ndarray) -> float:
-    """-sum q log p: nats per event of the next window."""
-    return float(-(q * np.log(np.clip(p, 1e-12, None))).sum())
 
 
 def brier(p: np.ndarray, q: np.ndarray) -> float:

@@ -18,7 +18,7 @@ from agent.forecast.cases import Cut, UserLog, day_cuts, event_cuts, monthly_cut
 from agent.forecast.horizon import DAY_S, Horizon
 from agent.forecast.population import LevelIndex
 from memory.history_view import item_nodes
-from memory.taxonomy import full_paths, slug
+from memory.taxonomy import full_paths, path_chain
 
 GROCERY_LEVELS = {"department": 0, "category": 1, "type": 2}
 GROCERY_TEST_CUTS = 4
@@ -36,16 +36,6 @@ class ShiftDataset:
     validation: list[Cut]
     test: list[Cut]
     selection: dict = field(default_factory=dict)
-
-
-def path_chain(path: tuple[str, ...]) -> tuple[str, ...]:
-    """The memory's node ids for one category path (memory.taxonomy: t:<topic>/<child>/...)."""
-    ids, current = [], "t:" + slug(path[0])
-    ids.append(current)
-    for name in path[1:]:
-        current = f"{current}/{slug(name)}"
-        ids.append(current)
-    return tuple(ids)
 
 
 def grocery(households: int, seed: int) -> ShiftDataset:

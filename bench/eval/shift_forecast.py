@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from agent.forecast.cases import build_cases, level_log
+from agent.forecast.cases import Cut, build_cases, level_log
 from agent.forecast.features import smoothed, trend_mix
 from agent.forecast.model import Case, fit_level
 from agent.forecast.ranking import choose_discount, ranked
@@ -70,13 +70,13 @@ def horizon_s(data: ShiftDataset) -> float:
     return data.horizon.size * 86400.0
 
 
-def _test_groups(test, test_cuts, data: ShiftDataset) -> list[tuple[float, list[Case]]]:
-    """Test cases by cut time (a calendar horizon refits before each cut, as `shiftrec train` would)."""
+def _test_groups(pairs: list[tuple[Case, Cut]], data: ShiftDataset) -> list[tuple[float, list[tuple[Case, Cut]]]]:
+    """(case, cut) pairs by cut time (a calendar horizon refits before each cut, as `shiftrec train` would)."""
     if data.horizon.unit != "days":
-        return [(max(cut.as_of for cut in test_cuts), list(test))]
-    groups: dict[float, list[Case]] = {}
-    for case, cut in zip(test, test_cuts, strict=True):
-        groups.setdefault(cut.as_of, []).append(case)
+        return [(max(cut.as_of for _, cut in pairs), pairs)]
+    groups: dict[float, list[tuple[Case, Cut]]] = {}
+    for case, cut in pairs:
+        groups.setdefault(cut.as_of, []).append((case, cut))
     return sorted(groups.items())
 
 
@@ -95,7 +95,8 @@ def evaluate_level(data: ShiftDataset, level_name: str, echo: Callable[[str], No
     _, discount = choose_discount(fit_level([c for c, _ in train], level, seed), [c for c, _ in validation])
     fit_s = forecast_s = 0.0
     forecasts, ranks, stated, happened, model = [], [], [], [], None
-    for as_of, group in _test_groups(test, test_cuts, data):
+    groups = _test_groups(list(zip(test, test_cuts, strict=True)), data)
+    for as_of, group in groups:
         started = time.perf_counter()
         if data.horizon.unit == "days":  # every cut whose horizon has ended, earlier test cuts included
             earlier = [c for c, cut in [*train, *validation, *zip(test, test_cuts)]
@@ -105,7 +106,7 @@ def evaluate_level(data: ShiftDataset, level_name: str, echo: Callable[[str], No
         model = replace(fit_level(earlier, level, seed), leader_discount=discount["chosen"])
         fit_s += time.perf_counter() - started
         started = time.perf_counter()
-        for case in group:
+        for case, _ in group:
             p = model.distribution(case.user, case.population)
             forecasts.append(p)
             ranks.append(-ranked(model, case.user, p).argsort().astype(float))  # a score per node: higher = earlier
@@ -113,9 +114,8 @@ def evaluate_level(data: ShiftDataset, level_name: str, echo: Callable[[str], No
                 stated.append(claim.probability)
                 happened.append(claim.came_true(case.user.recent, case.truth))
         forecast_s += time.perf_counter() - started
-    refits = len(_test_groups(test, test_cuts, data))
-    order = [(case, cut) for _, group in _test_groups(list(zip(test, test_cuts, strict=True)), test_cuts, data)
-             for case, cut in group]
+    refits = len(groups)
+    order = [pair for _, group in groups for pair in group]  # the order the forecasts were made in
     test, test_cuts = [case for case, _ in order], [cut for _, cut in order]
     per_forecast_ms = forecast_s / max(len(test), 1) * 1000
     truths, recents = [c.truth for c in test], [c.user.recent for c in test]

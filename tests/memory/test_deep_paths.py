@@ -65,3 +65,12 @@ def test_deep_nodes_survive_a_reopen_and_reach_the_summary(memory: InterestMemor
         assert "Premium Entrees" in text and "[t:grocery/frozen-meals/premium-entrees]" in text
     finally:
         reopened.close()
+
+
+def test_path_chain_names_a_path_the_way_the_catalog_places_its_items(memory: InterestMemory):
+    from memory.taxonomy import full_paths, path_chain
+
+    items = memory.get_items(sorted(memory.seen_items("hh")))
+    entries = memory.catalog.entries(items)
+    assert entries and all(entries[i].pairs == tuple(path_chain(p) for p in full_paths(item))
+                           for i, item in items.items())
