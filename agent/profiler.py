@@ -1,8 +1,9 @@
-"""The interest profile: the LLM reads the memory summary and predicts the next shift.
+"""The interest profile: the memory's deterministic sentence and trend, or the LLM's where it earned them.
 
-Cached by memory version (unchanged memory means no LLM call). When the LLM is down,
-slow or stays invalid, the memory's deterministic trend estimate is served instead,
-flagged as degraded, so a profile is always there.
+Two roles: the text (``profile_text``) and the predicted shift (``shift``). Neither earned: no LLM
+call at all. Cached by memory version (unchanged memory means no LLM call). When the LLM is down,
+slow, invalid or fails a check, the deterministic part is served instead, flagged, so a profile is
+always there.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from agent.forecast.track_record import TrackRecord
 from agent.forecast.views import ForecastView
 from agent.llm.interface import LLM, LLMError, LLMOutputError
 from agent.llm.outputs import InterestProfile, PredictedShift
-from agent.llm.prompting import run_prompt
+from agent.llm.prompting import PromptResult, run_prompt
+from agent.roles.checks import TextRules, confidence_problem, text_problem
+from agent.roles.gate import RoleGate
+from agent.roles.names import COMPUTED, Role
 from memory.digest import MemoryDigest
+from memory.domain import GENERIC_WORDS, DomainWords
 from memory.service import InterestMemory
 
 PROFILE_PROMPT = "profile"
@@ -37,16 +42,48 @@ class ProfileResult(BaseModel):
     degraded_reason: str | None = None
     prompt: str | None = Field(default=None, description="name/vN of the prompt, when the LLM wrote it.")
     model_id: str | None = None
+    made_by: str = Field(default=COMPUTED, description="How the text was made: 'computed from your history' or "
+                         "'written by <model>'.")
+    shift_made_by: str = Field(default=COMPUTED, description="The same for the predicted shift.")
     created_at: datetime
     forecast: ForecastView | None = Field(
         default=None, description="The interest-shift forecast shown with it (None until one has been trained).")
     track_record: TrackRecord | None = Field(default=None, description="How the user's earlier forecasts did.")
 
 
+class ProfileDraft(BaseModel):
+    """What both the profile and its calibration start from: the summary and the deterministic profile."""
+
+    user: str
+    summary: str
+    digest: MemoryDigest
+    labels: dict[str, str]
+    baseline: InterestProfile
+
+
+PROFILE_TEXT_RULES = TextRules(max_chars=300, max_sentences=3)
+
+
+def profile_text_problem(text: str, domain: DomainWords = GENERIC_WORDS) -> str | None:
+    """Why the LLM's profile text cannot be shown (None: it can)."""
+    if copies_the_summary(text):  # the small model sometimes pastes summary lines back
+        return "copies the memory summary"
+    return text_problem(text, PROFILE_TEXT_RULES, domain)
+
+
+def shift_problem(shift: PredictedShift, digest: MemoryDigest, domain: DomainWords = GENERIC_WORDS) -> str | None:
+    """Why the LLM's shift cannot be shown: a meaningless confidence or a rationale that fails a check."""
+    return (confidence_problem(shift.confidence, digest.events)
+            or text_problem(shift.rationale, TextRules(max_chars=200, max_sentences=2), domain))
+
+
 class Profiler:
-    def __init__(self, memory: InterestMemory, llm: LLM | None, token_budget: int = 700, cache_size: int = 1024):
+    def __init__(self, memory: InterestMemory, llm: LLM | None, token_budget: int = 700, cache_size: int = 1024,
+                 gate: RoleGate | None = None, domain: DomainWords = GENERIC_WORDS):
         self._memory = memory
         self._llm = llm
+        self._gate = gate or RoleGate("all", llm.model_id if llm else None)
+        self._domain = domain
         self._token_budget = token_budget
         self._cache: OrderedDict[tuple[str, str], ProfileResult] = OrderedDict()
         self._cache_size = cache_size
@@ -80,36 +117,67 @@ class Profiler:
         with self._lock:
             return self._cache.get((user, version))
 
-    def _build(self, user: str) -> ProfileResult:
+    def draft(self, user: str) -> ProfileDraft:
         summary = self._memory.summary(user, self._token_budget)
         digest = summary.digest
         labels = {node: label if label != node else self._memory.catalog.label(node)
                   for node, label in _labels(digest).items()}
-        baseline = baseline_profile(digest)
+        return ProfileDraft(user=user, summary=summary.text, digest=digest, labels=labels,
+                            baseline=baseline_profile(digest))
+
+    def ask_llm(self, draft: ProfileDraft, llm: LLM | None = None) -> PromptResult:
+        """The LLM's profile from the summary (raises LLMError); its interests are the summary's nodes."""
+        node_ids = sorted(draft.labels)
+        return run_prompt(llm or self._llm, PROFILE_PROMPT, {"summary": draft.summary, "interest_ids": node_ids},
+                          choices={"interests": node_ids})
+
+    def _build(self, user: str) -> ProfileResult:
+        draft = self.draft(user)
+        baseline = draft.baseline
         now = datetime.now(timezone.utc)
-        common = dict(user=user, memory_version=digest.version, labels=labels, baseline_shift=baseline.shift, created_at=now)
+        common = dict(user=user, memory_version=draft.digest.version, labels=draft.labels,
+                      baseline_shift=baseline.shift, created_at=now)
         if self._llm is None:
             return ProfileResult(profile=baseline, degraded=True, degraded_reason="no LLM configured", **common)
-        node_ids = sorted(labels)
+        text_role, shift_role = self._gate.earned(Role.PROFILE_TEXT), self._gate.earned(Role.SHIFT)
+        if not (text_role or shift_role):  # the stand-ins serve by design: nothing degraded, no LLM call
+            return ProfileResult(profile=baseline, degraded=False, **common)
         try:
-            result = run_prompt(
-                self._llm, PROFILE_PROMPT, {"summary": summary.text, "interest_ids": node_ids},
-                choices={"interests": node_ids},
-            )
+            result = self.ask_llm(draft)
         except LLMError as error:
             reason = str(error)[:300] if isinstance(error, LLMOutputError) else type(error).__name__  # no server URLs
             return ProfileResult(profile=baseline, degraded=True, degraded_reason=reason, **common)
-        profile, problem = result.value, None
-        if copies_the_summary(profile.profile):  # the small model sometimes pastes summary lines back
-            profile = profile.model_copy(update={"profile": baseline.profile})
-            problem = "the LLM's text copied the memory summary; the deterministic text is shown"
+        return self._checked(result, draft, text_role, shift_role, common)
+
+    def _checked(self, result: PromptResult, draft: ProfileDraft, text_role: bool, shift_role: bool,
+                 common: dict) -> ProfileResult:
+        """The LLM's parts that earned their role and pass their checks; the stand-in's for the rest."""
+        written: InterestProfile = result.value
+        problems = []
+        profile = draft.baseline
+        text_by = shift_by = COMPUTED
+        if text_role:
+            problem = profile_text_problem(written.profile, self._domain)
+            if problem is None:
+                profile = profile.model_copy(update={"profile": written.profile, "long_term": written.long_term,
+                                                     "short_term": written.short_term})
+                text_by = self._gate.made_by(Role.PROFILE_TEXT, True)
+            else:
+                self._gate.failed_check(Role.PROFILE_TEXT)
+                problems.append(f"the LLM's text {problem}; the deterministic text is shown")
+        if shift_role:
+            problem = shift_problem(written.shift, draft.digest, self._domain)
+            if problem is None:
+                profile = profile.model_copy(update={"shift": written.shift})
+                shift_by = self._gate.made_by(Role.SHIFT, True)
+            else:
+                self._gate.failed_check(Role.SHIFT)
+                problems.append(f"the LLM's shift: {problem}; the memory's trend is shown")
+        by_llm = text_by != COMPUTED or shift_by != COMPUTED
         return ProfileResult(
-            profile=profile,
-            degraded=problem is not None,
-            degraded_reason=problem,
-            prompt=f"{result.prompt_name}/v{result.prompt_version}",
-            model_id=result.model_id,
-            **common,
+            profile=profile, degraded=bool(problems), degraded_reason="; ".join(problems)[:300] or None,
+            prompt=f"{result.prompt_name}/v{result.prompt_version}" if by_llm else None,
+            model_id=result.model_id if by_llm else None, made_by=text_by, shift_made_by=shift_by, **common,
         )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from agent.chat.conversation import ChatEvent, Conversations
 from agent.chat.intents import IntentClassifier, IntentRouter
-from agent.chat.mentions import mentioned_items
+from agent.explain.admission import LLMAdmission
 from agent.explain.explainer import Explainer, OutputAudit, Pick
 from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
 from agent.explain.why import WhyAnswer, answer_why
@@ -39,6 +39,9 @@ from agent.rankers.artifacts import ArtifactMeta, ArtifactStore
 from agent.rankers.behaviour import BehaviourModels
 from agent.rankers.behaviour_training import fit_behaviour, tune_weights
 from agent.rankers.weight_tuning import WeightChoice
+from agent.roles.gate import RoleGate, open_gate
+from agent.roles.names import Role
+from agent.service_chat import ChatSupport
 from agent.service_models import (
     DoneEvent,
     ExplanationEvent,
@@ -54,13 +57,12 @@ from memory.service import InterestMemory
 from memory.service_models import DeletionReport, UserExport
 from memory.snapshot import UserSnapshot
 
-STATED_ITEMS = 3  # catalog items a stated preference is stored on
 
-
-class ShiftRecService:
+class ShiftRecService(ChatSupport):
     def __init__(
         self, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
         intents: IntentRouter, weights: WeightChoice | None = None, model_version: str | None = None,
+        roles: RoleGate | None = None,
     ):
         self.settings = settings
         self.model_version = model_version  # the trained behaviour version serving (None: none trained yet)
@@ -70,10 +72,14 @@ class ShiftRecService:
         self.source_weights = dict(weights.weights if weights else settings.agent.source_weights)
         self.memory = memory
         self.llm = llm
+        # which roles the LLM plays: those its role card shows it earning (stand-ins serve the rest)
+        self.roles = roles or open_gate(settings, memory, llm)
+        self.closing = threading.Event()  # set by close(): background work (calibration) stops
         self.behaviour = behaviour
         self.intents = intents
         self.audit = OutputAudit()
-        self.profiler = Profiler(memory, llm, settings.agent.profile_token_budget)
+        self.profiler = Profiler(memory, llm, settings.agent.profile_token_budget, gate=self.roles,
+                                 domain=settings.words)
         self.records = RecordBook(memory.store)
         self.forecast_book = ForecastBook(memory)
         self._candidates = CandidateGenerator(memory, behaviour, settings.agent)
@@ -81,10 +87,9 @@ class ShiftRecService:
         # and its siblings waited for its first token (the shared-prefix gate), stretching the tail
         self._workers = ThreadPoolExecutor(settings.agent.max_llm_queue, thread_name_prefix="explain")
         self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers,
-                                    words=settings.agent.explanation_words, domain=settings.words)
+                                    words=settings.agent.explanation_words, domain=settings.words, gate=self.roles)
         self.conversations = Conversations(self, settings.agent.chat_history_tokens, settings.words)
-        self._llm_inflight = 0
-        self._inflight_lock = threading.Lock()
+        self._admission = LLMAdmission(settings.agent.max_llm_queue)
         self._titles: tuple[int, list[tuple[str, str]]] | None = None
         self._observe_lock = threading.Lock()
         self._swap: ModelSwap | None = None  # while new models are fitted, the events they must also count
@@ -109,8 +114,10 @@ class ShiftRecService:
             weights = tune_weights(behaviour, agent)
             echo(weights.summary())
         classifier = IntentClassifier.cached(memory.embedder.embed, settings.cache_dir)
-        router = IntentRouter(classifier, llm, settings.agent.intent_llm_below, settings.words)
-        service = cls(settings, memory, llm, behaviour, router, weights, meta.version if meta else None)
+        roles = open_gate(settings, memory, llm)
+        router = IntentRouter(classifier, llm, settings.agent.intent_llm_below, settings.words,
+                              earned=lambda: roles.earned(Role.INTENT))
+        service = cls(settings, memory, llm, behaviour, router, weights, meta.version if meta else None, roles)
         if meta is not None and meta.weights:
             service.source_weights = dict(meta.weights)
         if meta is not None:
@@ -166,6 +173,7 @@ class ShiftRecService:
                 self._swap.pending.append((user, list(history), item, timestamp))
 
     def close(self) -> None:
+        self.closing.set()
         if self.updates is not None:
             self.updates.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
@@ -210,8 +218,9 @@ class ShiftRecService:
         pool = fused_pool(candidates, self.source_weights, refinement, entries, years, settings.pool_size)
         degraded: list[str] = []
         prompts: dict[str, str] = {}
-        if self.source_weights.get("llm", 0.0) and self.llm is not None and len(pool) > 1 and not candidates.cold:
-            pool, problem = self._llm_ordered(user, pool, items)
+        llm_weight = self._llm_rank_weight()
+        if llm_weight and self.llm is not None and len(pool) > 1 and not candidates.cold:
+            pool, problem = self._llm_ordered(user, pool, items, llm_weight)
             degraded += [problem] if problem else []
             prompts["rank"] = f"{RANK_PROMPT}/v{RANK_VERSION}"
         vectors = {item: entry.vector for item, entry in entries.items()}
@@ -233,7 +242,15 @@ class ShiftRecService:
         )
         return record, chosen, items, entries, vectors
 
-    def _llm_ordered(self, user: UserSnapshot, pool: list[RankedCandidate], items: dict[str, Item]):
+    def _llm_rank_weight(self) -> float:
+        """The LLM preference's fusion weight: 0 unless it earned the rerank role (then as configured, or 1
+        where the configured 0 predates the card); roles opened by configuration keep the configured weight."""
+        if not self.roles.earned(Role.RERANK):
+            return 0.0
+        configured = self.source_weights.get("llm", 0.0)
+        return configured if self.roles.mode == "all" else configured or 1.0
+
+    def _llm_ordered(self, user: UserSnapshot, pool: list[RankedCandidate], items: dict[str, Item], weight: float):
         """The pool re-fused with the LLM's one-pass preference; unchanged (and why) on failure."""
         try:
             profile = self.profiler.profile(user.user, user.version).profile.profile
@@ -241,7 +258,7 @@ class ShiftRecService:
             scores = llm_preference(self.llm, profile, recent, [items[c.item_id] for c in pool], self.settings.words)
         except (LLMError, ValueError) as error:
             return pool, f"LLM ranking unavailable: {type(error).__name__}"
-        return with_source(pool, "llm", scores, self.source_weights), None
+        return with_source(pool, "llm", scores, {**self.source_weights, "llm": weight}), None
 
     def _recent_titles(self, user: UserSnapshot, n: int = 5) -> list[str]:
         recent = [event.item for event in user.recent if event.weight > 0][-n:]
@@ -252,7 +269,10 @@ class ShiftRecService:
         """(position, explanation) pairs in the order they finish."""
         picks = [Pick(items[c.item_id], entries[c.item_id], c.interest) for c in chosen]
         reason = "explanations not requested" if not explain else "no LLM configured" if self.llm is None else None
-        if reason is None and not self._reserve_llm(len(picks)):
+        if reason is None and not self._explainer.uses_llm():  # the stand-in by design: nothing degraded
+            yield from self._explainer.templates(user, picks, None, record.cold_start)
+            return
+        if reason is None and not self._admission.reserve(len(picks)):
             reason = "shed under load: the LLM queue is full, template explanations served"
         if reason is not None:
             yield from self._explainer.templates(user, picks, reason, record.cold_start)
@@ -260,28 +280,18 @@ class ShiftRecService:
         try:
             yield from self._explainer.explain_all(user, picks)
         finally:
-            self._release_llm(len(picks))
-
-    def _reserve_llm(self, calls: int) -> bool:
-        """Admit ``calls`` explanation requests unless the LLM queue would pass its limit."""
-        with self._inflight_lock:
-            if self._llm_inflight + calls > self.settings.agent.max_llm_queue:
-                return False
-            self._llm_inflight += calls
-            return True
-
-    def _release_llm(self, calls: int) -> None:
-        with self._inflight_lock:
-            self._llm_inflight -= calls
+            self._admission.release(len(picks))
 
     @property
     def llm_queue(self) -> int:
         """Explanation requests admitted to the LLM and not finished."""
-        return self._llm_inflight
+        return self._admission.inflight
 
     # ---------------------------------------------------------------- why, feedback, profile
     def why(self, user: str, record_id: str, item_id: str, phrase: bool = False) -> WhyAnswer:
-        return answer_why(self.records.get(user, record_id), item_id, self.llm, phrase, self.settings.words)
+        llm = self.llm if self.roles.earned(Role.WHY) else None
+        return answer_why(self.records.get(user, record_id), item_id, llm, phrase, self.settings.words,
+                          on_failed_check=lambda: self.roles.failed_check(Role.WHY))
 
     def feedback(self, user: str, item_id: str, positive: bool) -> FeedbackResult:
         """Written to memory at once; the next recommendation reflects it."""
@@ -308,11 +318,7 @@ class ShiftRecService:
                 histories[event.user].append(event.item)
         return report
 
-    def topic_ids(self) -> dict[str, str]:
-        """Top-level topic label -> node id (for filters given by name)."""
-        return {node.label: node_id for node_id, node in self.memory.catalog.topics().items() if node.parent is None}
-
-    def health(self) -> dict[str, bool | str | None]:
+    def health(self) -> dict:
         """Readiness of the parts: the LLM (None when none is configured) and Chroma."""
         return {
             "llm": None if self.llm is None else self.llm.ping(),
@@ -320,30 +326,8 @@ class ShiftRecService:
             "chroma": self.memory.store.ping(),
             "sequential_model": self.behaviour.has_sequential,
             "behaviour_version": self.model_version,
+            "roles": self.roles.view(),
         }
-
-    def state_preference(self, user: str, text: str) -> list[Item]:
-        """A preference said in chat ("I like space operas") seeds the short-term interests."""
-        vector = self.memory.embedder.embed([text])[0]
-        matches = self.memory.nearest_items(vector, STATED_ITEMS, exclude=self.memory.seen_items(user))
-        when = self._event_time(user)
-        for match in matches:
-            self.memory.record(Event(user=user, item=match.item_id, action="stated", timestamp=when))
-        found = self.memory.get_items([m.item_id for m in matches])
-        return [found[m.item_id] for m in matches if m.item_id in found]
-
-    def recent_items(self, user: str) -> list[Item]:
-        """The catalog items of the user's latest events (the short-term window), each once."""
-        recent = list(dict.fromkeys(event.item for event in self.memory.recent_events(user)))
-        found = self.memory.get_items(recent)
-        return [found[item] for item in recent if item in found]
-
-    def find_titles(self, text: str) -> list[str]:
-        """Catalog items whose titles ``text`` mentions, longest title first."""
-        count = self.memory.store.item_count()
-        if self._titles is None or self._titles[0] != count:
-            self._titles = (count, self.memory.store.all_item_titles())
-        return mentioned_items(text, self._titles[1])
 
     def chat(self, session_id: str, user: str, message: str) -> Iterator[ChatEvent]:
         """One chat turn as a stream of events (see :mod:`agent.chat.conversation`)."""
@@ -378,12 +362,6 @@ class ShiftRecService:
         self.profiler.forget(user)
         return self.memory.delete_user(user)
 
-    def _event_time(self, user: str) -> datetime:
-        now = datetime.now(timezone.utc)
-        recent = self.memory.recent_events(user)
-        if self.settings.agent.event_clock == "wall" or not recent:
-            return now
-        return datetime.fromtimestamp(max(event.ts for event in recent) + 60.0, tz=timezone.utc)
 
 
 def _listed(rank: int, candidate: RankedCandidate, item: Item) -> RecommendedItem:

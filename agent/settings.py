@@ -80,7 +80,20 @@ class AgentSettings(BaseModel):
     profile_token_budget: int = Field(default=700, ge=100, description="Summary tokens in the profile prompt.")
     chat_history_tokens: int = Field(default=1200, ge=100, description="Per-session chat history kept (tokens).")
     intent_llm_below: float = Field(
-        default=0.0, ge=0, le=1, description="Ask the LLM for the intent when the classifier is less sure than this."
+        default=0.6, ge=0, le=1, description="Ask the LLM for the intent when the classifier is less sure than "
+        "this (only where the LLM earned the intent role)."
+    )
+    llm_roles: Literal["earned", "all", "none"] = Field(
+        default="earned", description="Which roles the LLM plays: 'earned' the ones its role card shows it "
+        "winning against the stand-in (`shiftrec calibrate`); 'all' or 'none' override the card (experiments)."
+    )
+    calibrate_on_start: bool = Field(
+        default=True, description="With no role card for the configured model, prompts and catalog, calibrate "
+        "in the background after start-up (stand-ins serve meanwhile)."
+    )
+    calibration_cases: int = Field(
+        default=30, ge=2, le=500, description="Held-out cases per role in a calibration (~1 s each per LLM "
+        "role with the packaged model on 2 cores)."
     )
     event_clock: Literal["after_last", "wall"] = Field(
         default="after_last",
@@ -133,6 +146,12 @@ class AgentConfig(BaseModel):
     words: DomainWords = Field(
         default=GENERIC_WORDS, description="What the catalog's items are called, in every text a person or LLM reads."
     )
+    roles_dir: Path | None = Field(default=None, description="Role cards; unset: next to the behaviour models.")
     catalog_notice: str | None = Field(
         default=None, description="What the catalog's data is, said wherever its items are shown (e.g. simulated)."
     )
+
+    @property
+    def card_dir(self) -> Path:
+        """Where role cards are kept (``shiftrec calibrate`` writes them)."""
+        return self.roles_dir or self.artifacts_dir.parent / "roles"

@@ -27,7 +27,9 @@ from agent.service import ShiftRecService
 
 INTENT_SET = Path(__file__).resolve().parent / "data" / "intents_blind.jsonl"
 TARGETS = {"warm_first_explanation_p50_s": 2.0, "warm_turn_p50_s": 4.0, "why_p50_ms": 300.0,
-           "invalid_reaching_user": 0, "intent_accuracy": 0.90}
+           "invalid_reaching_user": 0, "intent_accuracy": 0.90, "cold_profile_p50_s": 1.0, "varied_turn_p50_s": 1.5}
+PROFILE_MESSAGE = "how have my tastes changed?"
+VARIED_MESSAGES = ("got anything good for tonight?", "something lighter please", "give me 5 picks")
 
 
 class TurnTiming:
@@ -52,17 +54,24 @@ def run_agent_bench(service: ShiftRecService, results_dir: Path, users: list[str
     """Every measurement on ``users`` (at least 8 with history); writes agent.json and agent.md."""
     load_before = os.getloadavg()
     rng = random.Random(0)
+    # a cold profile: users no request has touched yet ask how their taste changed (first in the run)
+    cold_profiles = [TurnTiming(service, f"profile-{u}", u, PROFILE_MESSAGE) for u in users[8:16] or users[:8]]
     cold = [TurnTiming(service, f"cold-{u}", u, "recommend me something") for u in users[:8]]
     _wait_for_profiles(service, users[:8])
     warm = [TurnTiming(service, f"warm-{u}-{r}", u, "recommend me something") for r in range(rounds) for u in users[:8]]
     why_ms = _why_latencies(service, warm, rng)
     feedback = [TurnTiming(service, f"fb-{t.record.user}", t.record.user, f"{t.record.items[0].title} is not for me")
                 for t in warm[:8] if t.record and t.record.items]
+    varied = {message: [] for message in VARIED_MESSAGES}  # one session per user, the messages in this order
+    for user in users[:8]:
+        for message in VARIED_MESSAGES:
+            varied[message].append(TurnTiming(service, f"varied-{user}", user, message))
     concurrent = _concurrent_turns(service, users[8:16] if len(users) >= 16 else users[:8], rounds)
     intents = _intent_accuracy(service)
     audit = service.audit.snapshot()
     outputs = max(audit["outputs"], 1)
-    records = [t.record for t in [*cold, *warm, *concurrent] if t.record is not None]
+    records = [t.record for t in [*cold, *warm, *concurrent, *(t for ts in varied.values() for t in ts)]
+               if t.record is not None]
     result = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.machine()},
@@ -70,6 +79,12 @@ def run_agent_bench(service: ShiftRecService, results_dir: Path, users: list[str
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "model_id": service.llm.model_id if service.llm else None,
         "users": users[:16],
+        **_stats("cold_profile", [t.total_s for t in cold_profiles]),
+        **_stats("varied_turn", [t.total_s for turns in varied.values() for t in turns]),
+        "varied_turn_p50_s_per_message": {m: round(float(np.percentile([t.total_s for t in turns], 50)), 3)
+                                          for m, turns in varied.items()},
+        "roles_earned": service.roles.view()["earned"],
+        "role_card": service.roles.view()["card"],
         **_stats("cold_turn", [t.total_s for t in cold]),
         **_stats("cold_first_explanation", _firsts(cold)),
         **_stats("warm_turn", [t.total_s for t in warm]),
@@ -167,6 +182,9 @@ def _markdown(r: dict[str, Any]) -> str:
         return f"{r.get(f'{name}_p50_s')} / {r.get(f'{name}_p95_s')}"
 
     rows = [
+        (f"cold profile (\"{PROFILE_MESSAGE}\") p50 / p95 (s)", spread("cold_profile"), "≤ 1 (p50)"),
+        ("varied recommendation turns with explanations p50 / p95 (s)", spread("varied_turn"), "≤ 1.5 (p50)"),
+        *[(f"… \"{m}\" p50 (s)", f"{v}", "-") for m, v in r["varied_turn_p50_s_per_message"].items()],
         ("cold recommendation turn p50 / p95 (s)", spread("cold_turn"), "-"),
         ("warm turn p50 / p95 (s)", spread("warm_turn"), "≤ 4 (p50)"),
         ("warm first explanation p50 / p95 (s)", spread("first_explanation"), "≤ 2 (p50)"),
@@ -188,7 +206,8 @@ def _markdown(r: dict[str, Any]) -> str:
         f"# Agent benchmark ({r['model_id']})",
         "",
         f"{r['measured_at']}; load average before {r['load_average_before']}, after {r['load_average_after']}; "
-        f"{r['machine']['cpus']} cores. Turns go through the chat as a person sends them.",
+        f"{r['machine']['cpus']} cores. Turns go through the chat as a person sends them. Roles the LLM earned: "
+        f"{', '.join(r['roles_earned']) or 'none (stand-ins serve every role)'} ({r['role_card']}).",
         "",
         "| measure | value | target |",
         "|---|---|---|",

@@ -99,6 +99,21 @@ def bench_agent(
     typer.echo(f"warm turn p50 {result.get('warm_turn_p50_s')} s; written to {results}")
 
 
+@bench_app.command("roles")
+def bench_roles(
+    results: ResultsOption = RESULTS_DIR,
+    cases: Annotated[int, typer.Option(min=2, max=500, help="Held-out cases per role.")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out users and candidates.")] = 0,
+) -> None:
+    """The configured LLM against each role's stand-in (writes its role card too): llm_roles.json."""
+    from bench.roles_bench import run_roles_bench
+
+    with ExitStack() as stack:
+        service = open_service(stack, cli_settings(), updates=False)
+        run_roles_bench(service, results, cases, seed)
+    typer.echo((results / "llm_roles.md").read_text())
+
+
 @bench_app.command("serving")
 def bench_serving(
     results: ResultsOption = RESULTS_DIR,

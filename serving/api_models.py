@@ -210,6 +210,13 @@ class Liveness(BaseModel):
     time: datetime
 
 
+class RolesView(BaseModel):
+    earned: list[str] = Field(description="Roles the LLM plays now; stand-ins serve every other role.")
+    card: str = Field(description="Where the role card stands: in use (its key and date), calibrating, or none.")
+    failed_checks: dict[str, int] = Field(description="LLM outputs per role that failed a check and were "
+                                          "replaced by the stand-in since start.")
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "degraded", "unavailable"] = Field(
         description="ready: all parts up; degraded: answers come without the LLM (template explanations); "
@@ -224,3 +231,4 @@ class Readiness(BaseModel):
     )
     llm_queue: int = Field(description="Explanation requests at the LLM now.")
     max_llm_queue: int = Field(description="Beyond this, requests shed their LLM work and are served degraded.")
+    roles: RolesView = Field(description="The roles the configured LLM earned against their stand-ins.")

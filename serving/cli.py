@@ -61,7 +61,7 @@ def serve() -> None:
         raise typer.Exit(1)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwinds the with-block like Ctrl-C
     with ExitStack() as stack:
-        service = open_service(stack, settings)
+        service = open_service(stack, settings, calibrate=True)
         try:
             url = stack.enter_context(serve_in_background(create_app(service, settings.api), api.host, api.port,
                                                           log_level="info"))
@@ -176,6 +176,24 @@ def _wait_until_due(memory, trained_events: int, trained_at: float, minutes: flo
             return
         if events and memory.event_count() - trained_events >= events:
             return
+
+
+@app.command("calibrate")
+def calibrate_command(
+    cases: Annotated[int | None, typer.Option(min=2, max=500, help="Held-out cases per role "
+                                              "(default: SHIFTREC_AGENT__CALIBRATION_CASES).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out users and candidates.")] = 0,
+) -> None:
+    """Measure the configured LLM role by role against each deterministic stand-in (same held-out cases,
+    paired test) and write its role card; the service opens only the roles the LLM wins."""
+    from agent.roles.calibrate import calibrate
+
+    settings = cli_settings()
+    with ExitStack() as stack:
+        service = open_service(stack, settings, updates=False)
+        card = calibrate(service, cases or settings.agent.calibration_cases, seed)
+    typer.echo(card.table())
+    typer.echo(f"role card {card.key} written to {settings.agent_config.card_dir}")
 
 
 # ---------------------------------------------------------------- data and answers from the command line

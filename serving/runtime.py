@@ -33,9 +33,11 @@ def start_embedded_llm(stack: ExitStack, settings: Settings):
         raise typer.Exit(1) from error
 
 
-def open_service(stack: ExitStack, settings: Settings, with_llm: bool = True, echo: Callable[[str], None] = typer.echo):
+def open_service(stack: ExitStack, settings: Settings, with_llm: bool = True, echo: Callable[[str], None] = typer.echo,
+                 calibrate: bool = False, updates: bool = True):
     """The embedded LLM (unless an URL is set, or ``with_llm`` is off), the memory with the demo loaded,
-    and the service on top."""
+    and the service on top; ``calibrate``: with no role card for the model, one is measured in the
+    background (when the settings allow it); ``updates``: train and swap in behaviour models."""
     from agent.llm.vllm_client import VllmLLM
     from agent.service import ShiftRecService
     from memory.service import InterestMemory
@@ -49,6 +51,23 @@ def open_service(stack: ExitStack, settings: Settings, with_llm: bool = True, ec
     echo(demo.describe())
     llm = VllmLLM(llm_base_url(settings), settings.llm.model, api_key=settings.llm.api_key,
                   timeout_s=settings.llm.timeout_s, context_tokens=settings.llm.context_tokens) if with_llm else None
-    service = ShiftRecService.create(settings.agent_config, memory, llm, echo=echo)
+    service = ShiftRecService.create(settings.agent_config, memory, llm, echo=echo, updates=updates)
     stack.callback(service.close)
+    if calibrate:
+        start_calibration(service, echo)
     return service
+
+
+def start_calibration(service, echo: Callable[[str], None]) -> None:
+    """Calibrate the LLM's roles in the background when it has no card and the settings allow it."""
+    from agent.roles.calibrate import calibrate_in_background
+
+    agent = service.settings.agent
+    if service.llm is None or agent.llm_roles != "earned" or service.roles.card is not None:
+        return
+    if not agent.calibrate_on_start:
+        echo("no role card for this model: stand-ins serve every role (run `shiftrec calibrate`)")
+        return
+    echo(f"no role card for {service.llm.model_id}: calibrating in the background "
+         f"({agent.calibration_cases} cases per role); stand-ins serve until it is done")
+    calibrate_in_background(service, agent.calibration_cases, echo)

@@ -69,6 +69,8 @@ def card_html(item: RecommendedItem) -> str:
     notes = []
     if explanation is not None and explanation.interest_label:
         notes.append(f"serves your interest in {text_html(explanation.interest_label)}")
+    if explanation is not None:
+        notes.append(f'<span class="sr-made-by">{text_html(explanation.made_by)}</span>')
     if explanation is not None and explanation.degraded:
         notes.append(f'<span class="sr-degraded" title="{text_html(explanation.degraded_reason or "")}">'
                      f"⚠ {text_html(DEGRADED_NOTE)}</span>")
@@ -94,9 +96,9 @@ def list_message(record: RecommendationRecord) -> str:
 
 
 def why_text(answer: WhyAnswer) -> str:
-    """The stored answer as plain text, flagged when it came from templates."""
+    """The stored answer as plain text, how it was made, flagged when the LLM's phrasing was not used."""
     flag = f"\n({DEGRADED_NOTE})" if answer.degraded else ""
-    return answer.text + flag
+    return f"{answer.text}\n({answer.made_by}){flag}"
 
 
 def profile_html(result: ProfileResult) -> str:
@@ -105,8 +107,9 @@ def profile_html(result: ProfileResult) -> str:
     degraded = (f'<p class="sr-degraded">⚠ estimated from trends without the language model: '
                 f"{text_html(result.degraded_reason or 'unavailable')}</p>") if result.degraded else ""
     text = without_node_ids(result.profile.profile, result.labels)
+    made = f'<p class="sr-made-by">Profile {text_html(result.made_by)}; forecast computed from your history.</p>'
     return (f'<div class="sr-profile"><p class="sr-profile-text">{text_html(text)}</p>'
-            f"{forecast_html(result.forecast, result.track_record)}{degraded}</div>")
+            f"{forecast_html(result.forecast, result.track_record)}{made}{degraded}</div>")
 
 
 def forecast_html(forecast: ForecastView | None, record: TrackRecord | None) -> str:
@@ -163,6 +166,7 @@ CARD_CSS = """
 .sr-title { font-weight: 600; font-size: 1.05em; }
 .sr-categories { color: #57606a; font-size: 0.85em; margin-bottom: 4px; }
 .sr-reason { margin: 6px 0; }
+.sr-made-by { color: #57606a; font-style: italic; }
 .sr-pending { color: #8c959f; font-style: italic; }
 .sr-chips { display: flex; flex-wrap: wrap; gap: 4px; margin: 4px 0; }
 .sr-chip { background: #ddf4ff; color: #0a3069; border-radius: 12px; padding: 2px 8px; font-size: 0.8em; }

@@ -104,7 +104,9 @@ def loaded_memory(data_dir: Path) -> InterestMemory:
 def build_service(data_dir: Path, llm: LLM | None, words: DomainWords | None = None,
                   service_class: type[ShiftRecService] = ShiftRecService, **agent: object) -> ShiftRecService:
     """The service on :func:`loaded_memory`; ``words`` replaces the demo's (MovieLens) catalog words;
-    ``service_class``: a subclass standing in for one of its parts."""
+    ``service_class``: a subclass standing in for one of its parts. Every LLM role is open (the fakes
+    test the LLM paths) unless ``llm_roles`` says otherwise."""
+    agent.setdefault("llm_roles", "all")
     memory = loaded_memory(data_dir)
     base = load_settings(data_dir=data_dir).agent_config
     settings = base.model_copy(update={"agent": base.agent.model_copy(update=agent), "words": words or base.words})

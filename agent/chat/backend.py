@@ -16,6 +16,7 @@ from agent.explain.why import WhyAnswer
 from agent.llm.interface import LLM
 from agent.pipeline.refinement import Refinement
 from agent.profiler import ProfileResult
+from agent.roles.gate import RoleGate
 from agent.service_models import FeedbackResult, RecommendationEvent
 from memory.models import Item
 
@@ -30,6 +31,7 @@ class RecordLookup(Protocol):
 
 class ChatBackend(Protocol):
     llm: LLM | None
+    roles: RoleGate
     intents: IntentRoute
     records: RecordLookup
 

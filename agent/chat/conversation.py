@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.chat.backend import ChatBackend
 from agent.chat.intents import Intent
 from agent.chat.mentions import mentioned_items, position_reference
-from agent.explain.guards import leaks_instructions, without_node_ids
+from agent.chat.replies import chat_reply_problem, standin_reply, with_help
+from agent.explain.guards import without_node_ids
 from agent.explain.records import Explanation, RecommendationRecord
 from agent.explain.why import WhyAnswer
 from agent.forecast.shown import forecast_paragraph
@@ -30,6 +31,7 @@ from agent.llm.interface import LLMError
 from agent.llm.prompting import run_prompt
 from agent.pipeline.refinement import Refinement, parse_refinement
 from agent.profiler import ProfileResult
+from agent.roles.names import COMPUTED, Role
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
 from memory.domain import GENERIC_WORDS, DomainWords
 from memory.service_models import UnknownUserError
@@ -46,14 +48,6 @@ _STATED = re.compile(r"\b(?:i (?:really )?(?:like|love|enjoy|am into|'m into|pre
                      re.IGNORECASE)
 
 
-def help_text(domain: DomainWords, topic: str | None = None) -> str:
-    """What the chat can do, in the catalog's words; ``topic`` (a catalog topic) makes the refinement example."""
-    adjust = f"\"less {topic.lower()}\", \"something newer\"" if topic else "\"something newer\""
-    return (f"I can recommend {domain.plural} (\"recommend something\"), adjust them ({adjust}), explain a pick "
-            "(\"why the second one?\"), take feedback (\"loved the first one\", \"not for me\") and tell you what I "
-            "think you like (\"how have my tastes changed?\").")
-
-
 class ChatEvent(BaseModel):
     """One piece of a reply: text, the list, an explanation as it arrives, an answer, or the end."""
 
@@ -68,6 +62,8 @@ class ChatEvent(BaseModel):
     explanation: Explanation | None = None
     why: WhyAnswer | None = None
     profile: dict | None = Field(default=None, description="The profile view (see ShiftRecService.profile).")
+    made_by: str = Field(default=COMPUTED, description="How the text was made: 'computed from your history' or "
+                         "'written by <model>'.")
 
 
 class SessionMismatchError(PermissionError):
@@ -160,8 +156,10 @@ class Conversations:
         for event in self._service.recommend_stream(session.user, refinement=refinement):
             if isinstance(event, RankedEvent):
                 record = event.record
-                text = intro or _list_intro(record, refinement, self._service.profile_if_ready(session.user))
-                yield self._text(turn, text)
+                profile = None if intro else self._service.profile_if_ready(session.user)
+                text = intro or _list_intro(record, refinement, profile)
+                yield self._text(turn, text, profile.made_by if profile and text.startswith(profile.profile.profile)
+                                 else COMPUTED)
                 yield ChatEvent(kind="recommendations", session_id=turn["session_id"], intent=turn["intent"],
                                 record=record)
             elif isinstance(event, ExplanationEvent):
@@ -180,7 +178,7 @@ class Conversations:
         record, item_id = found
         answer = self._service.why(session.user, record.id, item_id)
         yield ChatEvent(kind="why", session_id=turn["session_id"], intent=turn["intent"], text=answer.text,
-                        why=answer, item_id=item_id)
+                        why=answer, item_id=item_id, made_by=answer.made_by)
 
     def _feedback(self, turn: dict) -> Iterator[ChatEvent]:
         session, message = turn["session"], turn["message"]
@@ -210,13 +208,17 @@ class Conversations:
         view = result.model_dump(mode="json")
         ahead = forecast_paragraph(result.forecast, result.track_record)
         text = without_node_ids(f"{result.profile.profile} {ahead}", result.labels)
-        yield ChatEvent(kind="profile", session_id=turn["session_id"], intent=turn["intent"], text=text, profile=view)
+        yield ChatEvent(kind="profile", session_id=turn["session_id"], intent=turn["intent"], text=text, profile=view,
+                        made_by=result.made_by)
 
     def _other(self, turn: dict) -> Iterator[ChatEvent]:
+        """Small talk: the varied help text, or the LLM's reply before it where the LLM earned the chat role
+        and its reply passes every check (no sentence said in the last replies)."""
         llm = self._service.llm
-        helping = help_text(self._domain, next(iter(sorted(self._service.topic_ids())), None))
-        if llm is None:
-            yield self._text(turn, helping)
+        earlier = [str(m.content) for m in turn["session"].messages if isinstance(m, AIMessage)]
+        standin = standin_reply(self._domain, next(iter(sorted(self._service.topic_ids())), None), earlier)
+        if llm is None or not self._service.roles.earned(Role.CHAT):
+            yield self._text(turn, standin)
             return
         history = [{"role": "user" if isinstance(m, HumanMessage) else "assistant", "content": str(m.content)}
                    for m in turn["session"].messages[-4:]]
@@ -224,10 +226,14 @@ class Conversations:
         try:
             result = run_prompt(llm, "chat", variables)
         except LLMError:
-            yield self._text(turn, helping)
+            yield self._text(turn, standin)
             return
         reply = result.value.reply.strip()
-        yield self._text(turn, helping if leaks_instructions(reply, self._domain) else f"{reply} {helping}")
+        if chat_reply_problem(reply, earlier, self._domain):
+            self._service.roles.failed_check(Role.CHAT)
+            yield self._text(turn, standin)
+            return
+        yield self._text(turn, with_help(reply, standin), self._service.roles.made_by(Role.CHAT, True))
 
     # ---------------------------------------------------------------- helpers
     def _target(self, session: _Session, message: str) -> tuple[RecommendationRecord, str] | None:
@@ -257,8 +263,8 @@ class Conversations:
             return []
         return self._service.state_preference(user, match.group(1))
 
-    def _text(self, turn: dict, text: str) -> ChatEvent:
-        return ChatEvent(kind="text", session_id=turn["session_id"], intent=turn["intent"], text=text)
+    def _text(self, turn: dict, text: str, made_by: str = COMPUTED) -> ChatEvent:
+        return ChatEvent(kind="text", session_id=turn["session_id"], intent=turn["intent"], text=text, made_by=made_by)
 
     def _session(self, session_id: str, user: str) -> _Session:
         if not session_id or len(session_id) > 128:

@@ -115,21 +115,32 @@ class IntentClassifier:
 
 
 class IntentRouter:
-    """The classifier decides; below ``llm_below`` confidence the LLM (if any) is asked."""
+    """The classifier decides; below ``llm_below`` confidence the LLM (if any, and only where ``earned``
+    says it earned the intent role) is asked."""
 
     def __init__(self, classifier: IntentClassifier, llm: LLM | None = None, llm_below: float = 0.0,
-                 domain: DomainWords = GENERIC_WORDS):
+                 domain: DomainWords = GENERIC_WORDS, earned: Callable[[], bool] = lambda: True):
         self._classifier = classifier
         self._llm = llm
         self._llm_below = llm_below
         self._domain = domain
+        self._earned = earned
+
+    @property
+    def classifier(self) -> IntentClassifier:
+        return self._classifier
 
     def route(self, text: str) -> RoutedIntent:
         guess = self._classifier.classify(text)
-        if self._llm is None or guess.confidence >= self._llm_below:
+        if self._llm is None or guess.confidence >= self._llm_below or not self._earned():
             return guess
-        try:
-            result = run_prompt(self._llm, "intent", {"message": text, **self._domain.prompt_variables()})
-        except LLMError:
-            return guess
-        return RoutedIntent(result.value.intent, guess.confidence, "llm")
+        answer = llm_intent(self._llm, text, self._domain)
+        return guess if answer is None else RoutedIntent(answer, guess.confidence, "llm")
+
+
+def llm_intent(llm: LLM, text: str, domain: DomainWords = GENERIC_WORDS) -> Intent | None:
+    """The LLM's reading of the message (None when it fails)."""
+    try:
+        return run_prompt(llm, "intent", {"message": text, **domain.prompt_variables()}).value.intent
+    except LLMError:
+        return None

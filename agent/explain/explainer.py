@@ -21,6 +21,9 @@ from agent.explain.records import EvidenceRef, Explanation
 from agent.llm.interface import LLM, LLMError
 from agent.llm.outputs import REASON_MAX_CHARS, EvidencePick, ExplanationLink
 from agent.llm.prompting import run_prompt
+from agent.roles.checks import TextRules, text_problem
+from agent.roles.gate import RoleGate
+from agent.roles.names import Role
 from memory.catalog import CatalogEntry
 from memory.domain import GENERIC_WORDS, DomainWords
 from memory.models import Item
@@ -94,15 +97,25 @@ class Explainer:
 
     def __init__(self, memory: InterestMemory, llm: LLM | None, evidence_options: int, audit: OutputAudit,
                  executor: Executor, first_token_wait_s: float = 5.0, words: bool = False,
-                 domain: DomainWords = GENERIC_WORDS):
+                 domain: DomainWords = GENERIC_WORDS, gate: RoleGate | None = None):
         self._memory = memory
         self._domain = domain
-        self._version = WORDS_VERSION if words else PICK_VERSION
+        self._words = words  # with roles opened by configuration: which prompt; with a card, the card decides
+        self._gate = gate or RoleGate("all", llm.model_id if llm else None)
         self._llm = llm
         self._options = evidence_options
         self._audit = audit
         self._executor = executor
         self._first_token_wait_s = first_token_wait_s
+
+    @property
+    def _version(self) -> int:
+        words = self._gate.earned(Role.EXPLANATION_WORDS) and (self._words or self._gate.mode == "earned")
+        return WORDS_VERSION if words else PICK_VERSION
+
+    def uses_llm(self) -> bool:
+        """Has the LLM earned a part of explaining (choosing the evidence, or writing the words)?"""
+        return self._llm is not None and (self._gate.earned(Role.EVIDENCE) or self._version == WORDS_VERSION)
 
     def evidence_options(self, user: UserSnapshot, entry: CatalogEntry) -> list[EvidenceRef]:
         """The user's liked past events most similar to the item and related to it, most similar first."""
@@ -153,9 +166,10 @@ class Explainer:
         return [(node, self._memory.catalog.label(node)) for node in unique]
 
     def templates(
-        self, user: UserSnapshot, picks: list[Pick], reason: str, cold: bool
+        self, user: UserSnapshot, picks: list[Pick], reason: str | None, cold: bool
     ) -> Iterator[tuple[int, Explanation]]:
-        """(position, template explanation) for every pick, flagged with ``reason`` (no LLM work)."""
+        """(position, template explanation) for every pick, flagged with ``reason`` (None: the stand-in by
+        design, not degraded; no LLM work)."""
         options = self.evidence_options_many(user, [pick.entry for pick in picks])
         for position, pick in enumerate(picks):
             yield position, template_explanation(options[position], self.interest_options(pick), reason, cold)
@@ -229,15 +243,20 @@ class Explainer:
         chosen = [own_labels[label] for label in cited]
         served = template_explanation(chosen, interests, None).model_copy(update={
             "model_id": result.model_id, "prompt": f"{result.prompt_name}/v{result.prompt_version}",
+            "made_by": self._gate.made_by(Role.EVIDENCE, True),
         })
         if isinstance(value, EvidencePick):  # the LLM chose the evidence; the words come from the catalog
             shared = self.shared_topics(pick.entry, chosen[0])
             reason = linked_reason(chosen, f"both are {' and '.join(shared)}") if shared else served.reason
             return served.model_copy(update={"reason": reason, "source": "llm"})
-        problem = unfit_shared_words(value.shared, [pick.item.title, *(ref.title for ref in chosen)], self._domain)
+        titles = [pick.item.title, *(ref.title for ref in chosen)]
+        reason = linked_reason(chosen, value.shared)
+        problem = unfit_shared_words(value.shared, titles, self._domain) or text_problem(
+            reason, TextRules(max_chars=REASON_MAX_CHARS, max_sentences=2, names=titles), self._domain)
         if problem:  # the LLM served (it chose the evidence, valid by construction); its words are not shown
+            self._gate.failed_check(Role.EXPLANATION_WORDS)
             return served.model_copy(update={"note": problem})
-        return served.model_copy(update={"reason": linked_reason(chosen, value.shared), "source": "llm"})
+        return served.model_copy(update={"reason": reason, "source": "llm"})
 
 
 def linked_reason(chosen: list[EvidenceRef], shared: str) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from agent.chat.mentions import mentioned_items
 from agent.pipeline.refinement import Refinement
+from agent.roles.names import COMPUTED
 from memory.embeddings import unit
 from memory.rows import Row
 from memory.service_models import PastEvent
@@ -54,6 +55,8 @@ class Explanation(BaseModel):
     note: str | None = Field(default=None, description="Why the LLM's own sentence was not used, when it was not.")
     prompt: str | None = None
     model_id: str | None = None
+    made_by: str = Field(default=COMPUTED, description="'computed from your history', or 'written by <model>' "
+                         "when the LLM chose its evidence or words.")
 
 
 class RecommendedItem(BaseModel):

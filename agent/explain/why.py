@@ -7,12 +7,16 @@ it fails the deterministic text stands, flagged.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from pydantic import BaseModel
 
-from agent.explain.guards import leaks_instructions
 from agent.explain.records import EvidenceRef, RecommendationRecord
 from agent.llm.interface import LLM, LLMError
 from agent.llm.prompting import run_prompt
+from agent.roles.checks import TextRules, text_problem
+from agent.roles.names import COMPUTED, written_by
 from memory.domain import GENERIC_WORDS, DomainWords
 
 WHY_PROMPT = "why"
@@ -35,13 +39,15 @@ class WhyAnswer(BaseModel):
     sources: dict[str, float]
     text: str
     phrased_by_llm: bool
+    made_by: str = COMPUTED
     degraded: bool
     degraded_reason: str | None = None
 
 
 def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = None, phrase: bool = False,
-               domain: DomainWords = GENERIC_WORDS) -> WhyAnswer:
-    """The stored reason and evidence of ``item_id``, in ``domain``'s words; phrased by the LLM on request."""
+               domain: DomainWords = GENERIC_WORDS, on_failed_check: Callable[[], None] = lambda: None) -> WhyAnswer:
+    """The stored reason and evidence of ``item_id``, in ``domain``'s words; phrased by the LLM on request
+    (pass ``llm`` only where it earned the role); a phrasing that fails a check is counted and not shown."""
     entry = record.item(item_id)
     if entry is None:
         raise UnknownRecommendedItemError(record.id, item_id)
@@ -49,7 +55,7 @@ def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = Non
     reason = explanation.reason if explanation else "It scored highest among the candidates."
     evidence = explanation.evidence if explanation else []
     label = explanation.interest_label if explanation else None
-    text = _listing(entry.title, reason, evidence, label, entry.sources, domain)
+    text = why_listing(entry.title, reason, evidence, label, entry.sources, domain)
     answer = WhyAnswer(
         record_id=record.id, item_id=item_id, title=entry.title, rank=entry.rank, reason=reason, evidence=evidence,
         interest_label=label, sources=entry.sources, text=text, phrased_by_llm=False,
@@ -57,16 +63,32 @@ def answer_why(record: RecommendationRecord, item_id: str, llm: LLM | None = Non
     )
     if not phrase or llm is None or not evidence:
         return answer
-    variables = {"title": entry.title, "reason": reason, "evidence": [e.text for e in evidence],
-                 "interest": label or "-", **domain.prompt_variables()}
     try:
-        result = run_prompt(llm, WHY_PROMPT, variables)
+        written, model_id = phrase_why(llm, entry.title, reason, evidence, label, domain)
     except LLMError as error:
         return answer.model_copy(update={"degraded": True, "degraded_reason": f"LLM phrasing failed: {error}"[:300]})
-    if leaks_instructions(result.value.answer, domain):
-        return answer.model_copy(update={"degraded": True, "degraded_reason": "LLM phrasing repeated its instructions"})
-    phrased = f"{result.value.answer.strip()}\n\nEvidence: " + "; ".join(e.text for e in evidence)
-    return answer.model_copy(update={"text": phrased, "phrased_by_llm": True})
+    problem = why_phrasing_problem(written, entry.title, evidence, domain)
+    if problem:
+        on_failed_check()
+        return answer.model_copy(update={"degraded": True, "degraded_reason": f"LLM phrasing {problem}"[:300]})
+    phrased = f"{written.strip()}\n\nEvidence: " + "; ".join(e.text for e in evidence)
+    return answer.model_copy(update={"text": phrased, "phrased_by_llm": True, "made_by": written_by(model_id)})
+
+
+def phrase_why(llm: LLM, title: str, reason: str, evidence: list[EvidenceRef], label: str | None,
+               domain: DomainWords = GENERIC_WORDS) -> tuple[str, str]:
+    """(the LLM's answer, its model id) from the stored facts alone; raises LLMError."""
+    variables = {"title": title, "reason": reason, "evidence": [e.text for e in evidence],
+                 "interest": label or "-", **domain.prompt_variables()}
+    result = run_prompt(llm, WHY_PROMPT, variables)
+    return result.value.answer, result.model_id
+
+
+def why_phrasing_problem(text: str, title: str, evidence: list[EvidenceRef], domain: DomainWords) -> str | None:
+    """The phrasing may name only the item and its evidence, and state only the evidence's numbers."""
+    numbers = [n for ref in evidence for n in re.findall(r"\d+(?:\.\d+)?%?", ref.text)]
+    rules = TextRules(max_chars=400, max_sentences=3, names=[title, *(ref.title for ref in evidence)], numbers=numbers)
+    return text_problem(text, rules, domain)
 
 
 def source_names(domain: DomainWords) -> dict[str, str]:
@@ -83,8 +105,9 @@ def source_names(domain: DomainWords) -> dict[str, str]:
     }
 
 
-def _listing(title: str, reason: str, evidence: list[EvidenceRef], label: str | None, sources: dict[str, float],
-             domain: DomainWords) -> str:
+def why_listing(title: str, reason: str, evidence: list[EvidenceRef], label: str | None,
+                sources: dict[str, float], domain: DomainWords) -> str:
+    """The deterministic answer (the why role's stand-in): the stored reason, evidence, interest and sources."""
     lines = [f"I recommended {title}: {reason}"]
     if evidence:
         lines.append("From your history: " + "; ".join(e.text for e in evidence) + ".")

@@ -111,6 +111,14 @@ class BehaviourModels:
             if self._knn is not None:
                 self._knn.add_event(history, item, timestamp)
 
+    def follows(self, earlier: str, later: str) -> float:
+        """Item-kNN similarity: how strongly ``later`` follows ``earlier`` in the log (0 when either is unknown)."""
+        i, j = self._index_of.get(earlier), self._index_of.get(later)
+        if self._knn is None or i is None or j is None:
+            return 0.0
+        with self._lock:
+            return float(self._knn.similarity()[i, j])
+
     def scores(self, history: Sequence[str]) -> dict[str, np.ndarray]:
         """Per source, a score for every id in ``item_ids`` (higher is better)."""
         with self._lock:

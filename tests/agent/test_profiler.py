@@ -86,6 +86,6 @@ def test_a_profile_text_pasted_from_the_summary_is_replaced_by_the_deterministic
         update={"profile": "2024-02-09 12:00 to 12:00, 1 event: [e-12] Galaxy 3 (rated 3)"}
     )
     result = Profiler(memory, ScriptedLLM().enqueue(pasted)).profile("ana")
-    assert result.degraded and "copied the memory summary" in result.degraded_reason
+    assert result.degraded and "copies the memory summary" in result.degraded_reason
     assert result.profile.profile == baseline_profile(digest).profile
     assert result.profile.shift.to_interest == digest.shift.to_node  # the LLM's structured answer is kept

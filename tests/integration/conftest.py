@@ -89,7 +89,9 @@ def movielens_service(tmp_path_factory: pytest.TempPathFactory, vllm_llm) -> Ite
         memory.event_log(), folder / "sasrec.pt", config=SequentialConfig(max_len=30, hidden=32, epochs=3)
     )
     router = IntentRouter(IntentClassifier.cached(memory.embedder.embed, settings.cache_dir))
-    built = ShiftRecService(settings.agent_config, memory, vllm_llm, behaviour, router)
+    config = settings.agent_config
+    config = config.model_copy(update={"agent": config.agent.model_copy(update={"llm_roles": "all"})})
+    built = ShiftRecService(config, memory, vllm_llm, behaviour, router)  # every LLM path runs on the real model
     yield built
     built.close()
     memory.close()

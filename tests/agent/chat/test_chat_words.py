@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.chat.conversation import help_text
 from agent.chat.mentions import position_reference
+from agent.chat.replies import help_text
 from memory.domain import GENERIC_WORDS
 from memory.grocery import GROCERY_WORDS
 from memory.movielens import MOVIELENS_WORDS

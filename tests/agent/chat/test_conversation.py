@@ -94,15 +94,18 @@ def test_the_profile_reply_and_the_list_intro_read_the_forecast(tmp_path: Path):
     assert not [text for text in texts if NODE_ID.search(text)]
 
 
-def test_node_ids_in_the_llms_profile_text_never_reach_the_chat(tmp_path: Path):
+def test_node_ids_in_the_llms_profile_never_reach_the_chat_and_the_failed_checks_are_counted(tmp_path: Path):
     leaky = InterestProfile(profile="Into t:comedy, lately t:sci-fi.", long_term=["t:comedy"], short_term=["t:sci-fi"],
                             shift=PredictedShift(from_interest="t:comedy", to_interest="t:sci-fi", confidence=0.9,
                                                  rationale="t:sci-fi rises"))
     service = build_service(tmp_path, ScriptedLLM().enqueue(leaky), service_class=ForecastingService)
     profile = next(e for e in _turn(service, "what is my taste?") if e.kind == "profile")
-    assert profile.text.startswith("Into Comedy, lately Sci-Fi.") and "0.9" not in profile.text
+    # the text and the shift failed their checks: the memory's sentence and trend are served, flagged
+    assert profile.text.startswith("Mostly into Sci-Fi and Comedy.") and "0.9" not in profile.text
+    assert profile.made_by == "computed from your history" and profile.profile["degraded"]
+    assert service.roles.checks.counts() == {"profile_text": 1, "shift": 1}
     intro = _turn(service, "recommend me something")[0]  # the list's intro reads the cached profile
-    assert intro.text.startswith("Into Comedy, lately Sci-Fi.") and not NODE_ID.search(intro.text)
+    assert intro.text.startswith("Mostly into Sci-Fi and Comedy.") and not NODE_ID.search(intro.text)
 
 
 def test_history_is_trimmed_to_its_token_budget(tmp_path: Path):

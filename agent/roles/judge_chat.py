@@ -1,0 +1,71 @@
+"""The conversation roles: the intent fallback on the messages the classifier is least sure of
+(held-out labelled messages, roles/data/intent_cases.jsonl), and small-talk replies over scripted
+multi-turn chats (a reply must pass every check and repeat nothing said before)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from agent.chat.intents import Intent, IntentClassifier, llm_intent
+from agent.chat.replies import chat_reply_problem, standin_reply, with_help
+from agent.llm.interface import LLM, LLMError
+from agent.llm.prompting import run_prompt
+from agent.roles.checks import sentences
+from agent.roles.measure import RoleMeasure, Tick
+from memory.domain import DomainWords
+
+SMALL_TALK = [
+    ["hi", "hi again", "thanks", "cool", "bye"],
+    ["hello there", "what can you do?", "ok", "nice one", "thank you"],
+    ["hey", "how are you?", "who are you?", "great", "see you"],
+]
+
+
+def intent_cases() -> list[tuple[str, Intent]]:
+    text = resources.files("agent.roles").joinpath("data/intent_cases.jsonl").read_text(encoding="utf-8")
+    return [(row["text"], Intent(row["intent"])) for row in map(json.loads, text.splitlines()) if row]
+
+
+def measure_intent(classifier: IntentClassifier, llm: LLM, count: int, domain: DomainWords, tick: Tick) -> RoleMeasure:
+    """The ``count`` labelled messages the classifier is least sure of: the LLM's answer against its."""
+    rows = intent_cases()
+    guesses = [classifier.classify(text) for text, _ in rows]
+    order = sorted(range(len(rows)), key=lambda i: (guesses[i].confidence, rows[i][0]))[:count]
+    measure = RoleMeasure(note=f"the {len(order)} of {len(rows)} held-out messages the classifier is least sure of")
+    for index in order:
+        text, truth = rows[index]
+        answer = llm_intent(llm, text, domain)
+        measure.failed_checks += answer is None
+        measure.add(float(answer == truth), float(guesses[index].intent == truth))
+        tick()
+    return measure
+
+
+def measure_chat(llm: LLM, count: int, domain: DomainWords, topic: str | None, tick: Tick) -> RoleMeasure:
+    """``count`` small-talk turns over the scripts: 1 for a reply that passes every check; the stand-in
+    scores 1 when its help variant repeats no sentence of the earlier replies."""
+    measure = RoleMeasure(note="scripted small-talk turns (hi, thanks, who are you?)")
+    turns = 0
+    for script in SMALL_TALK * (count // (len(SMALL_TALK) * len(SMALL_TALK[0])) + 1):
+        earlier: list[str] = []
+        history: list[dict] = []
+        for message in script:
+            if turns == count:
+                return measure
+            standin = standin_reply(domain, topic, earlier)
+            fresh = not {s for reply in earlier[-4:] for s in sentences(reply)} & set(sentences(standin))
+            try:
+                reply = run_prompt(llm, "chat", {"history": history[-4:], "message": message,
+                                                 **domain.prompt_variables()}).value.reply.strip()
+                problem = chat_reply_problem(reply, earlier, domain)
+            except LLMError as error:
+                reply, problem = "", str(error)
+            measure.failed_checks += problem is not None
+            measure.add(float(problem is None), float(fresh))
+            served = standin if problem else with_help(reply, standin)
+            earlier.append(served)
+            history += [{"role": "user", "content": message}, {"role": "assistant", "content": served}]
+            turns += 1
+            tick()
+    return measure
