@@ -12,7 +12,7 @@ from agent.chat.replies import chat_reply_problem, standin_reply, with_help
 from agent.llm.interface import LLM, LLMError
 from agent.llm.prompting import run_prompt
 from agent.roles.checks import sentences
-from agent.roles.measure import RoleMeasure, Tick
+from agent.roles.measure import RoleMeasure, Tick, concurrently
 from memory.domain import DomainWords
 
 SMALL_TALK = [
@@ -33,9 +33,9 @@ def measure_intent(classifier: IntentClassifier, llm: LLM, count: int, domain: D
     guesses = [classifier.classify(text) for text, _ in rows]
     order = sorted(range(len(rows)), key=lambda i: (guesses[i].confidence, rows[i][0]))[:count]
     measure = RoleMeasure(note=f"the {len(order)} of {len(rows)} held-out messages the classifier is least sure of")
-    for index in order:
-        text, truth = rows[index]
-        answer = llm_intent(llm, text, domain)
+    answers = concurrently(lambda index: llm_intent(llm, rows[index][0], domain), order)
+    for index, answer in zip(order, answers, strict=True):
+        truth = rows[index][1]
         measure.failed_checks += answer is None
         measure.add(float(answer == truth), float(guesses[index].intent == truth))
         tick()

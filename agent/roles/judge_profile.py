@@ -8,7 +8,7 @@ from agent.llm.interface import LLM, LLMError
 from agent.profiler import ProfileDraft, Profiler, profile_text_problem, shift_problem
 from agent.roles.cases import HeldOutUser, node_shares, top_topics
 from agent.roles.gate import RoleGate
-from agent.roles.measure import RoleMeasure, Tick, share_named
+from agent.roles.measure import RoleMeasure, Tick, concurrently, share_named
 from agent.roles.names import Role
 from memory.domain import DomainWords
 from memory.service import InterestMemory
@@ -24,14 +24,19 @@ def measure_profile_roles(fresh: InterestMemory, live: InterestMemory, cases: li
     text, shift = RoleMeasure(), RoleMeasure()
     shift.note = ("stand-in: the learned forecast's first 'grow' claim" if forecaster
                   else "stand-in: the memory's trend (no forecast trained yet)")
-    for case in cases:
-        draft = profiler.draft(case.user)
+    drafts = [profiler.draft(case.user) for case in cases]
+
+    def ask(draft: ProfileDraft):
+        try:
+            return profiler.ask_llm(draft).value
+        except LLMError:
+            return None
+
+    for case, draft, written in zip(cases, drafts, concurrently(ask, drafts), strict=True):
         truth = top_topics(live, case.after)
         grows = _grows(live, case)
         standin_target, standin_p = _standin_claim(draft, forecaster, fresh, case.user)
-        try:
-            written = profiler.ask_llm(draft).value
-        except LLMError:
+        if written is None:
             text.failed_checks += 1
             shift.failed_checks += 1
             text.add(0.0, share_named(draft.baseline.profile, truth))

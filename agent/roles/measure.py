@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 Tick = Callable[[], None]
+In = TypeVar("In")
+Out = TypeVar("Out")
+CONCURRENT_CASES = 4  # the engine batches concurrent requests: ~4x the throughput of one at a time
+
+
+def concurrently(work: Callable[[In], Out], cases: Iterable[In]) -> Iterator[Out]:
+    """``work`` on every case, a few at once, results in the cases' order (progress is ticked by the caller)."""
+    with ThreadPoolExecutor(CONCURRENT_CASES, thread_name_prefix="calibrate") as pool:
+        yield from pool.map(work, list(cases))
 
 
 @dataclass
