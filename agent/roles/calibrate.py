@@ -94,7 +94,8 @@ def role_result(role: Role, measure: RoleMeasure, seed: int = 0) -> RoleResult:
     return RoleResult(
         metric=info.metric, llm=round(llm, 4), standin=round(standin, 4), cases=len(measure.llm),
         p_value=round(p_value, 4), earned=earns(p_value, llm, standin, info.lower_is_better),
-        lower_is_better=info.lower_is_better, llm_failed_checks=measure.failed_checks, note=measure.note,
+        lower_is_better=info.lower_is_better, llm_failed_checks=measure.failed_checks,
+        llm_errors=measure.llm_errors, note=measure.note,
     )
 
 

@@ -25,7 +25,9 @@ class RoleResult(BaseModel):
     p_value: float = Field(description="One-sided paired sign-flip test: LLM better than the stand-in.")
     earned: bool
     lower_is_better: bool = False
-    llm_failed_checks: int = Field(default=0, description="Cases where the LLM's output failed a check.")
+    llm_failed_checks: int = Field(default=0, description="Cases where the LLM's output could not be shown: it "
+                                   "failed a check, or no valid answer came (counted in llm_errors too).")
+    llm_errors: int = Field(default=0, description="Cases where the LLM request timed out or stayed invalid.")
     note: str | None = None
 
 

@@ -37,35 +37,48 @@ def measure_intent(classifier: IntentClassifier, llm: LLM, count: int, domain: D
     for index, answer in zip(order, answers, strict=True):
         truth = rows[index][1]
         measure.failed_checks += answer is None
+        measure.llm_errors += answer is None
         measure.add(float(answer == truth), float(guesses[index].intent == truth))
         tick()
     return measure
 
 
 def measure_chat(llm: LLM, count: int, domain: DomainWords, topic: str | None, tick: Tick) -> RoleMeasure:
-    """``count`` small-talk turns over the scripts: 1 for a reply that passes every check; the stand-in
-    scores 1 when its help variant repeats no sentence of the earlier replies."""
+    """``count`` small-talk turns over the scripts (run side by side, each turn after the last of its
+    own script): 1 for a reply that passes every check; the stand-in scores 1 when its help variant
+    repeats no sentence of the earlier replies."""
     measure = RoleMeasure(note="scripted small-talk turns (hi, thanks, who are you?)")
-    turns = 0
-    for script in SMALL_TALK * (count // (len(SMALL_TALK) * len(SMALL_TALK[0])) + 1):
-        earlier: list[str] = []
-        history: list[dict] = []
-        for message in script:
-            if turns == count:
-                return measure
-            standin = standin_reply(domain, topic, earlier)
-            fresh = not {s for reply in earlier[-4:] for s in sentences(reply)} & set(sentences(standin))
-            try:
-                reply = run_prompt(llm, "chat", {"history": history[-4:], "message": message,
-                                                 **domain.prompt_variables()}).value.reply.strip()
-                problem = chat_reply_problem(reply, earlier, domain)
-            except LLMError as error:
-                reply, problem = "", str(error)
-            measure.failed_checks += problem is not None
-            measure.add(float(problem is None), float(fresh))
-            served = standin if problem else with_help(reply, standin)
-            earlier.append(served)
-            history += [{"role": "user", "content": message}, {"role": "assistant", "content": served}]
-            turns += 1
+    turns = [SMALL_TALK[i % len(SMALL_TALK)] for i in range(count)]  # turn i belongs to script i mod 3
+    scripts = [[message for message in _cycle(script, sum(1 for t in turns if t is script))] for script in SMALL_TALK]
+    for scored in concurrently(lambda script: _chat_script(llm, script, domain, topic), scripts):
+        for llm_ok, standin_ok, error in scored:
+            measure.failed_checks += not llm_ok
+            measure.llm_errors += error
+            measure.add(llm_ok, standin_ok)
             tick()
     return measure
+
+
+def _cycle(script: list[str], n: int) -> list[str]:
+    return [script[i % len(script)] for i in range(n)]
+
+
+def _chat_script(llm: LLM, script: list[str], domain: DomainWords, topic: str | None) -> list[tuple[float, float, bool]]:
+    """(LLM reply shown?, stand-in fresh?, request failed?) per turn of one conversation."""
+    earlier: list[str] = []
+    history: list[dict] = []
+    scored = []
+    for message in script:
+        standin = standin_reply(domain, topic, earlier)
+        fresh = not {s for reply in earlier[-4:] for s in sentences(reply)} & set(sentences(standin))
+        try:
+            reply = run_prompt(llm, "chat", {"history": history[-4:], "message": message,
+                                             **domain.prompt_variables()}).value.reply.strip()
+            problem, error = chat_reply_problem(reply, earlier, domain), False
+        except LLMError as failure:
+            reply, problem, error = "", str(failure), True
+        scored.append((float(problem is None), float(fresh), error))
+        served = standin if problem else with_help(reply, standin)
+        earlier.append(served)
+        history += [{"role": "user", "content": message}, {"role": "assistant", "content": served}]
+    return scored

@@ -59,6 +59,7 @@ def measure_rerank(fresh: InterestMemory, live: InterestMemory, cases: list[Held
         centre = np.mean([vectors[item] for item in recent if item in vectors], axis=0)
         standin = {item: float(vectors[item] @ centre) for item in candidates if item in vectors}
         measure.failed_checks += not scores
+        measure.llm_errors += not scores
         measure.add(_reciprocal_rank(scores, target, len(candidates)), _reciprocal_rank(standin, target, 0))
         tick()
     return measure
@@ -99,13 +100,16 @@ def measure_explanations(fresh: InterestMemory, cases: list[HeldOutUser], llm: L
             shares = [behaviour.follows(ref.item_id, target) for ref in case.offered]
             cited = chosen.evidence[0].item_id if chosen and chosen.model_id else None
             evidence.failed_checks += cited is None
+            evidence.llm_errors += cited is None
             ids = [ref.item_id for ref in case.offered]
             evidence.add(_share(shares, ids, cited), _share(shares, ids, ids[0]))
             tick()
             truly_shared = picker.shared_topics(entry, case.offered[0])
             llm_words = bool(written and written.source == "llm" and written.evidence and any(
                 names_label(written.reason, label) for label in writer.shared_topics(entry, written.evidence[0])))
-            words.failed_checks += bool(written and written.note)
+            errored = not (written and written.model_id)
+            words.failed_checks += errored or bool(written.note)
+            words.llm_errors += errored
             words.add(float(llm_words), float(any(names_label(standin.reason, label) for label in truly_shared)))
             tick()
             why.add(*_why_scores(phrased, case.pick.item.title, standin, domain, why))
@@ -158,6 +162,7 @@ def _why_scores(text: str | None, title: str, standin, domain: DomainWords, meas
     standin_ok = any(ref.title in listing for ref in standin.evidence)
     if text is None:
         measure.failed_checks += 1
+        measure.llm_errors += 1
         return 0.0, float(standin_ok)
     problem = why_phrasing_problem(text, title, standin.evidence, domain)
     measure.failed_checks += problem is not None

@@ -22,7 +22,8 @@ def measure_profile_roles(fresh: InterestMemory, live: InterestMemory, cases: li
     """One LLM profile per case serves both roles; the stand-ins are what the product serves without it."""
     profiler = Profiler(fresh, llm, budget, gate=RoleGate("all", llm.model_id), domain=domain)
     text, shift = RoleMeasure(), RoleMeasure()
-    shift.note = ("stand-in: the learned forecast's first 'grow' claim" if forecaster
+    shift.note = ("stand-in: the learned forecast's first 'grow' claim (fitted on the whole log, these cases' "
+                  "next windows included: it may flatter the stand-in)" if forecaster
                   else "stand-in: the memory's trend (no forecast trained yet)")
     drafts = [profiler.draft(case.user) for case in cases]
 
@@ -37,8 +38,9 @@ def measure_profile_roles(fresh: InterestMemory, live: InterestMemory, cases: li
         grows = _grows(live, case)
         standin_target, standin_p = _standin_claim(draft, forecaster, fresh, case.user)
         if written is None:
-            text.failed_checks += 1
-            shift.failed_checks += 1
+            for measure in (text, shift):
+                measure.failed_checks += 1
+                measure.llm_errors += 1
             text.add(0.0, share_named(draft.baseline.profile, truth))
             shift.add(FAILED_BRIER, _brier(standin_p, grows(standin_target)))
             tick(), tick()

@@ -24,7 +24,8 @@ def concurrently(work: Callable[[In], Out], cases: Iterable[In]) -> Iterator[Out
 class RoleMeasure:
     llm: list[float] = field(default_factory=list)
     standin: list[float] = field(default_factory=list)
-    failed_checks: int = 0
+    failed_checks: int = 0  # outputs the product would not show: a failed check, or no valid answer at all
+    llm_errors: int = 0  # of those, requests that timed out or stayed invalid
     note: str | None = None
 
     def add(self, llm: float, standin: float) -> None:

@@ -52,7 +52,8 @@ class RunningUI:
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[RunningUI]:
     """The product's app with the UI, serving a service on fakes, and what the page should show."""
-    service = build_service(tmp_path / "data", SchemaLLM(), forecast_horizon="2e")
+    # roles as shipped: no role card, so the stand-ins serve every role (what the packaged model earns)
+    service = build_service(tmp_path / "data", SchemaLLM(), forecast_horizon="2e", llm_roles="earned")
     rows = list(service.memory.event_log())
     inputs = ForecastInputs.from_memory(service.memory, {row[1] for row in rows}, service.horizon)
     service.serve_forecast(fit_forecast([row[:3] for row in rows], inputs.nodes_of, inputs.horizon, inputs.named))
@@ -112,6 +113,7 @@ def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui: RunningUI, br
         assert card.locator(".sr-reason").inner_text().strip()
         chips = card.locator(".sr-chip").all_inner_texts()
         assert chips and all(any(title in chip for title in ui.history_titles) for chip in chips)
+    assert cards.locator(".sr-made-by").all_inner_texts() == ["computed from your history"] * ui.list_size
     titles = [text.split(". ", 1)[1] for text in cards.locator(".sr-title").all_inner_texts()]
     assert ui.hostile_title in titles  # shown as literal text ...
     assert page.locator('img[src="x"]').count() == 0 and not alerts  # ... and never as an element
@@ -139,6 +141,7 @@ def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui: RunningUI, br
     expect(profile).to_contain_text("No earlier forecast has reached its horizon yet.")  # the track record
     assert page.locator("#profile mark").count() >= 1  # the interests the claims name, highlighted
     assert not re.search(r"\bt:[a-z0-9]", profile.inner_text())  # no node id such as t:sci-fi/s2
+    expect(profile).to_contain_text("Profile computed from your history; forecast computed from your history.")
     for topic in ui.topics:  # the plot's legend names each topic line
         expect(page.locator("#trajectory svg")).to_contain_text(topic)
     lines = page.locator('#trajectory svg g.mark-line path')
