@@ -32,8 +32,9 @@ def help_variants(domain: DomainWords, topic: str | None = None) -> list[str]:
 
 
 def standin_reply(domain: DomainWords, topic: str | None, earlier: Sequence[str]) -> str:
-    """The first help variant that shares no sentence with the earlier replies (the oldest one if all do)."""
-    said = {sentence for reply in earlier for sentence in sentences(reply)}
+    """The first help variant that shares no sentence with the last replies (there are more variants than
+    replies checked, so one always does)."""
+    said = {sentence for reply in earlier[-EARLIER_REPLIES:] for sentence in sentences(reply)}
     variants = help_variants(domain, topic)
     return next((variant for variant in variants if not said & set(sentences(variant))), variants[0])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent.chat.replies import chat_reply_problem, standin_reply
 from agent.llm.outputs import PredictedShift
 from agent.profiler import shift_problem
-from agent.roles.checks import TextRules, confidence_problem, text_problem
+from agent.roles.checks import TextRules, confidence_problem, sentences, text_problem
 from memory.movielens import MOVIELENS_WORDS
 
 SEEN_HI = "I'm here to help with your movie recommendations."
@@ -67,3 +67,12 @@ def test_names_and_numbers_must_come_from_the_data_behind_the_text():
                                                                       "data behind it")
     assert text_problem("You rated Fargo (1996) 4 stars.", rules) == "states the number 4, which is not in the data " \
                                                                      "behind it"
+
+
+def test_a_long_small_talk_session_never_repeats_a_recent_sentence():
+    earlier: list[str] = []
+    for _ in range(12):
+        reply = standin_reply(MOVIELENS_WORDS, "Comedy", earlier)
+        recent = {s for r in earlier[-4:] for s in sentences(r)}
+        assert not recent & set(sentences(reply))
+        earlier.append(reply)
