@@ -133,7 +133,9 @@ def test_the_profile_shows_the_forecast_its_expected_shares_and_track_record(for
     assert f"Predicted shift: {result.forecast.text}" in page.visible  # probabilities and horizon
     assert "InterestShare nowExpected in your next 3 movies" in page.visible
     assert "Sci-Fi20%50%Comedy80%40%Drama0%5%" in page.visible and page.tags.count("mark") == 3  # claimed
-    assert page.visible.endswith("No earlier forecast has reached its horizon yet.")
+    track_record = page.visible.index("No earlier forecast has reached its horizon yet.")
+    assert track_record > page.visible.index("Drama0%5%")  # below the table
+    assert page.visible.endswith("Profile written by schema-fake; forecast computed from your history.")
     assert not NODE_ID.search(html)
 
 
