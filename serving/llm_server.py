@@ -17,11 +17,13 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
+from serving.adapters import lora_flags, served_adapters
 from serving.settings import Settings
 
 VLLM_MODULE = "vllm.entrypoints.launchers.api_server.entry"
@@ -42,8 +44,8 @@ def llm_base_url(settings: Settings) -> str:
     return f"http://{settings.server.host}:{settings.server.port}/v1"
 
 
-def vllm_command(settings: Settings, model_dir: Path) -> list[str]:
-    """The command line that starts vLLM's OpenAI-compatible server for ``model_dir``."""
+def vllm_command(settings: Settings, model_dir: Path, adapters: Mapping[str, Path] | None = None) -> list[str]:
+    """The command line that starts vLLM's OpenAI-compatible server for ``model_dir`` (and LoRA ``adapters``)."""
     server = settings.server
     command = [
         str(server.python), "-m", VLLM_MODULE,
@@ -58,7 +60,7 @@ def vllm_command(settings: Settings, model_dir: Path) -> list[str]:
     ]  # fmt: skip
     if server.enforce_eager:
         command.append("--enforce-eager")
-    return command + list(server.extra_args)
+    return command + lora_flags(dict(adapters or {})) + list(server.extra_args)
 
 
 def vllm_env(settings: Settings) -> dict[str, str]:
@@ -69,6 +71,7 @@ def vllm_env(settings: Settings) -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "VLLM_NO_USAGE_STATS": "1",
+        "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",  # `shiftrec train --llm` swaps a new adapter in
         "VLLM_CPU_KVCACHE_SPACE": str(settings.server.kv_cache_gb),
         "VLLM_ENABLE_V1_MULTIPROCESSING": "0" if settings.server.single_process else "1",
         **({"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "GOMP_SPINCOUNT": "200000"} if settings.server.all_cores else {}),
@@ -98,9 +101,11 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 class EmbeddedLLMServer:
     """vLLM serving the local model; a context manager that always stops what it started."""
 
-    def __init__(self, settings: Settings, *, model_dir: Path | None = None, stop_grace_s: float = 20.0):
+    def __init__(self, settings: Settings, *, model_dir: Path | None = None, stop_grace_s: float = 20.0,
+                 adapters: Mapping[str, Path] | None = None):
         self.settings = settings
         self.model_dir = model_dir or settings.model_dir
+        self.adapters = dict(served_adapters(settings) if adapters is None else adapters)
         self.stop_grace_s = stop_grace_s
         self.log_path = settings.data_dir / "logs" / "vllm.log"
         self.startup_s: float | None = None
@@ -153,7 +158,7 @@ class EmbeddedLLMServer:
         self._stopped = False
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                vllm_command(self.settings, self.model_dir),
+                vllm_command(self.settings, self.model_dir, self.adapters),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

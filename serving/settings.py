@@ -240,6 +240,11 @@ class Settings(BaseSettings):
         return self.data_dir / "models" / "behaviour"
 
     @property
+    def adapters_dir(self) -> Path:
+        """Where `shiftrec train --llm ROLE` writes LoRA adapters of the embedded model (beside the models)."""
+        return self.data_dir / "models" / "adapters"
+
+    @property
     def memory_config(self) -> MemoryConfig:
         """What the memory needs, built from these settings (memory/ never sees the rest)."""
         return MemoryConfig(

@@ -23,6 +23,7 @@ class UserLog:
     user: str
     times: np.ndarray  # float64, ascending
     nodes: tuple[Nodes, ...]
+    items: tuple[str, ...] = ()  # each event's item (what a summary of the history names)
 
     def events(self, end: int) -> list[tuple[float, Nodes]]:
         return list(zip(self.times[:end].tolist(), self.nodes[:end], strict=True))
@@ -40,15 +41,16 @@ class Cut:
 
 def user_logs(rows: Iterable[tuple[str, str, float]], nodes_of: Mapping[str, Nodes]) -> dict[str, UserLog]:
     """Each user's events in time order (items the catalog does not place are left out)."""
-    by_user: dict[str, list[tuple[float, Nodes]]] = {}
+    by_user: dict[str, list[tuple[float, Nodes, str]]] = {}
     for user, item, ts in rows:
         nodes = nodes_of.get(item)
         if nodes:
-            by_user.setdefault(user, []).append((float(ts), nodes))
+            by_user.setdefault(user, []).append((float(ts), nodes, item))
     logs = {}
     for user, events in by_user.items():
         events.sort(key=lambda event: event[0])
-        logs[user] = UserLog(user, np.array([ts for ts, _ in events]), tuple(nodes for _, nodes in events))
+        logs[user] = UserLog(user, np.array([ts for ts, _, _ in events]), tuple(nodes for _, nodes, _ in events),
+                             tuple(item for _, _, item in events))
     return logs
 
 

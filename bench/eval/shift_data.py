@@ -36,6 +36,7 @@ class ShiftDataset:
     validation: list[Cut]
     test: list[Cut]
     selection: dict = field(default_factory=dict)
+    items: dict = field(default_factory=dict)  # item id -> Item (titles and paths: what a summary names)
 
 
 def grocery(households: int, seed: int) -> ShiftDataset:
@@ -63,6 +64,7 @@ def grocery(households: int, seed: int) -> ShiftDataset:
                  f"{horizon.size} days after; cuts are {horizon.size} days apart back from the log's end",
          "test_households": len({cut.user for cut in test}),
          "nodes": {name: len(level) for name, level in levels.items()}},
+        {item.id: item for item in data.items},
     )
 
 
@@ -90,6 +92,7 @@ def movielens() -> ShiftDataset:
                  f"test cut = before the last {horizon.size} ratings; validation = the cut {horizon.size} ratings "
                  f"before that; training = cuts 3 to 6 horizons before the end (>= 10 ratings before each)",
          "cases": {"train": len(train), "validation": len(cuts[ML_TRAIN_BACK[0]]), "test": len(cuts[1])}},
+        {str(i): item for i, item in enumerate(data.items)},
     )
 
 
