@@ -78,6 +78,9 @@ class AgentSettings(BaseModel):
         "in 4 of 60 explanations (measured); turn it on with a bigger model.",
     )
     profile_token_budget: int = Field(default=700, ge=100, description="Summary tokens in the profile prompt.")
+    adapter_summary_tokens: int = Field(
+        default=300, ge=100, description="Summary tokens in a LoRA adapter's prompt (`shiftrec train --llm`): the "
+        "profiler's summary, cut shorter by its own priorities (at 700 the prompt doubles and CPU training halves).")
     chat_history_tokens: int = Field(default=1200, ge=100, description="Per-session chat history kept (tokens).")
     intent_llm_below: float = Field(
         default=0.6, ge=0, le=1, description="Ask the LLM for the intent when the classifier is less sure than "

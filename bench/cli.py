@@ -114,6 +114,27 @@ def bench_roles(
     typer.echo((results / "llm_roles.md").read_text())
 
 
+@bench_app.command("finetune")
+def bench_finetune(
+    results: ResultsOption = RESULTS_DIR,
+    examples: Annotated[int, typer.Option(min=4, help="Training examples drawn per dataset (seeded).")] = 240,
+    budget_minutes: Annotated[float, typer.Option(min=0.1, help="Most training minutes per dataset.")] = 6.0,
+    validation: Annotated[int, typer.Option(min=4, help="Validation examples (they choose the blend).")] = 60,
+    test: Annotated[int, typer.Option(min=4, help="Test cases answered through vLLM per dataset.")] = 120,
+    households: Annotated[int, typer.Option(min=10, help="Grocery households (as `bench eval shift`).")] = 800,
+    device: Annotated[str, typer.Option(help="cpu, or cuda where one is present.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of the samples and the training order.")] = 0,
+) -> None:
+    """A shift LoRA adapter per dataset against the base model and every forecast: llm_finetune.json,
+    and `llm_lora` in shift.json (run `bench eval shift` first)."""
+    from agent.finetune.lora_training import LoraConfig
+    from bench.finetune_bench import run_finetune_bench
+
+    config = LoraConfig(budget_s=budget_minutes * 60, seed=seed, device=device)
+    run_finetune_bench(cli_settings(), results, config, households, examples, validation, test, typer.echo)
+    typer.echo((results / "llm_finetune.md").read_text())
+
+
 @bench_app.command("serving")
 def bench_serving(
     results: ResultsOption = RESULTS_DIR,

@@ -33,8 +33,10 @@ class ShiftExample:
     as_of: float
     messages: tuple[Message, ...]
     options: tuple[str, ...]  # node ids, in letter order
+    option_positions: tuple[int, ...]  # their places in the level's index
     target: np.ndarray  # the next window's share of each option (sums to at most 1)
     truth: np.ndarray  # the next window's mix over the whole level
+    prior: np.ndarray  # everyone's long-run mix at the cut (what a forecast is smoothed towards)
 
     @property
     def covered(self) -> float:
@@ -68,7 +70,7 @@ def shift_messages(summary: str, options: Sequence[str], names: Mapping[str, str
                    domain: DomainWords) -> tuple[Message, ...]:
     window = f"{horizon.size} days" if horizon.unit == "days" else f"{horizon.size} {domain.plural}"
     rendered = load_prompt(SHIFT_PROMPT, SHIFT_PROMPT_VERSION).render(
-        summary=summary, horizon=window, past=domain.past,
+        summary=summary, horizon=window, **domain.prompt_variables(),
         options=[{"label": letter, "name": names[node]} for letter, node in zip(LETTERS, options, strict=False)])
     return Message("system", rendered.system), Message("user", rendered.user)
 
@@ -99,7 +101,8 @@ def build_examples(logs: Mapping[str, UserLog], cuts: Iterable[Cut], level: Leve
             options = options_at(log, cut.history, level, population, position)
             target = np.array([truth[position[node]] for node in options])
             examples.append(ShiftExample(user, cut.as_of, shift_messages(summary, options, names, horizon, domain),
-                                         options, target, truth))
+                                         options, tuple(position[node] for node in options), target, truth,
+                                         population.long_run))
     return examples
 
 

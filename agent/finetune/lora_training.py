@@ -48,6 +48,8 @@ class TrainReport:
     device: str = "cpu"
     losses: list[float] = field(default_factory=list)  # mean loss of each optimiser step
     stopped_by_budget: bool = False
+    held_lora: list[np.ndarray] = field(default_factory=list)  # option probabilities on the held-out examples
+    held_base: list[np.ndarray] = field(default_factory=list)  # the same, adapter switched off
 
     @property
     def final_loss(self) -> float | None:
@@ -82,7 +84,9 @@ def soft_target(example: ShiftExample) -> np.ndarray:
 
 
 def train_lora(model_dir: Path, examples: Sequence[ShiftExample], out_dir: Path, config: LoraConfig,
-               progress: bool = True, echo: Callable[[str], None] = log.info) -> TrainReport:
+               held_out: Sequence[ShiftExample] = (), progress: bool = True,
+               echo: Callable[[str], None] = log.info) -> TrainReport:
+    """Train, save the adapter to ``out_dir``, then score ``held_out`` with and without it (in-process)."""
     import torch
     from peft import LoraConfig as PeftLora
     from peft import get_peft_model
@@ -141,9 +145,29 @@ def train_lora(model_dir: Path, examples: Sequence[ShiftExample], out_dir: Path,
     report.distinct_examples = len(seen)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
+    if held_out:
+        model.eval()
+        report.held_lora = _options_in_process(model, tokenizer, letters, held_out, device, progress, "held-out, LoRA")
+        with model.disable_adapter():
+            report.held_base = _options_in_process(model, tokenizer, letters, held_out, device, progress,
+                                                   "held-out, base")
     echo(f"LoRA: {report.examples} examples ({report.examples_per_minute}/min on {device}), {report.steps} steps, "
          f"final loss {report.final_loss}, {report.train_s:.0f} s")
     return report
+
+
+def _options_in_process(model, tokenizer, letters, examples: Sequence[ShiftExample], device: str, progress: bool,
+                        label: str) -> list[np.ndarray]:
+    """The option letters' first-token probabilities, renormalised over the options (what serving reads)."""
+    import torch
+    from tqdm import tqdm
+
+    out = []
+    with torch.no_grad():
+        for example in tqdm(examples, desc=label, unit="ex", disable=not progress):
+            logits = model(input_ids=prompt_ids(tokenizer, example).to(device), logits_to_keep=1).logits[0, -1]
+            out.append(torch.softmax(logits.float()[letters[: len(example.options)]], dim=-1).cpu().numpy())
+    return out
 
 
 def _step(optimiser, report: TrainReport, pending: list[float]) -> None:

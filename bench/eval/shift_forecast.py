@@ -126,7 +126,7 @@ def evaluate_level(data: ShiftDataset, level_name: str, echo: Callable[[str], No
     echo(f"{data.name}/{level_name}: {len(level)} nodes, cases train {len(train)} validation {len(validation)} "
          f"test {len(test)}; " + ", ".join(f"{m} {r['xent']:.3f}/{r['shift_hit@3']}" for m, r in out.items())
          + f"; ece {reliability['ece']}")
-    kept = {"test_cases": list(zip(test, test_cuts, forecasts, strict=True))} if keep_cases else {}
+    kept = {"test_cases": list(zip(test, test_cuts, forecasts, strict=True)), "baselines": methods} if keep_cases else {}
     return {**kept, "methods": out, "reliability": reliability, "smoothing": chosen, "leader_discount": discount,
             "coefficients": model.blend.as_dict(),
             "cases": {"train": len(train), "validation": len(validation), "test": len(test)},

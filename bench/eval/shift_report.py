@@ -16,7 +16,8 @@ from bench.eval.forecast_metrics import score_method
 from bench.eval.shift_data import ShiftDataset, grocery, movielens
 from bench.eval.shift_forecast import evaluate_level
 
-METHODS = ("persistence", "long_run", "recent", "trend", "seasonal", "llm", "shiftrec")
+METHODS = ("persistence", "long_run", "recent", "trend", "seasonal", "llm", "llm_lora", "shiftrec")
+LORA_NOT_RUN = {"measured": False, "why": "the LoRA adapter is measured by `shiftrec bench finetune`"}
 LLM_SMOOTHING = 0.5  # the LLM's named interests, blended half and half with everyone's mix (fixed, stated)
 
 
@@ -61,10 +62,11 @@ def _dataset(data: ShiftDataset, by_level: dict, llm_rankings) -> dict:
     main = by_level[data.main_level]
     out = {method: main["methods"].get(method) for method in METHODS}
     out["llm"] = _llm(data, main, llm_rankings)
+    out["llm_lora"] = LORA_NOT_RUN
     out["level"], out["horizon"] = data.main_level, data.horizon.key
     out["selection"] = data.selection
     out["levels"] = {name: level["methods"] for name, level in by_level.items()}
-    out["details"] = {name: {k: v for k, v in level.items() if k not in ("methods", "test_cases")}
+    out["details"] = {name: {k: v for k, v in level.items() if k not in ("methods", "test_cases", "baselines")}
                       for name, level in by_level.items()}
     return out
 
@@ -103,10 +105,23 @@ def _llm(data: ShiftDataset, main: dict, rankings: dict[tuple[str, float], list[
 
 
 def write(result: dict, folder: Path) -> None:
+    """Written whole; the adapter's rows (`bench finetune`) from an earlier file are kept."""
     folder.mkdir(parents=True, exist_ok=True)
+    _keep_lora(result, folder / "shift.json")
     (folder / "shift.json").write_text(json.dumps(result, indent=2, default=_plain))
     (folder / "shift.md").write_text(markdown(result))
     _plot(result, folder / "shift_reliability.png")
+
+
+def _keep_lora(result: dict, path: Path) -> None:
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    for name in ("grocery", "ml-1m"):
+        lora = (earlier.get(name) or {}).get("llm_lora")
+        if name in result and lora and "xent" in lora:
+            result[name]["llm_lora"] = lora
 
 
 def _plain(value):
