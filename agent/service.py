@@ -62,7 +62,7 @@ class ShiftRecService(ChatSupport):
     def __init__(
         self, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
         intents: IntentRouter, weights: WeightChoice | None = None, model_version: str | None = None,
-        roles: RoleGate | None = None,
+        roles: RoleGate | None = None, shift_adapter=None,
     ):
         self.settings = settings
         self.model_version = model_version  # the trained behaviour version serving (None: none trained yet)
@@ -73,7 +73,7 @@ class ShiftRecService(ChatSupport):
         self.memory = memory
         self.llm = llm
         # which roles the LLM plays: those its role card shows it earning (stand-ins serve the rest)
-        self.roles = roles or open_gate(settings, memory, llm)
+        self.roles = roles or open_gate(settings, memory, llm, shift_adapter)
         self.closing = threading.Event()  # set by close(): background work (calibration) stops
         self.behaviour = behaviour
         self.intents = intents
@@ -95,11 +95,12 @@ class ShiftRecService(ChatSupport):
         self._swap: ModelSwap | None = None  # while new models are fitted, the events they must also count
         self.horizon = settings.agent.horizon(settings.words.repeats)
         self.forecaster: Forecaster | None = None  # the trained version's interest-shift forecast
+        self.shift_adapter = shift_adapter  # a served LoRA shift adapter (agent.finetune.served_shift), or None
 
     @classmethod
     def create(
         cls, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, echo: Callable[[str], None] = print,
-        updates: bool = True,
+        updates: bool = True, shift_adapter=None,
     ) -> ShiftRecService:
         """Fit popularity and item-kNN on everything in memory and serve the newest trained version (SASRec
         and its fusion weights). Without one the service answers at once, weights tuned on what there is,
@@ -114,10 +115,11 @@ class ShiftRecService(ChatSupport):
             weights = tune_weights(behaviour, agent)
             echo(weights.summary())
         classifier = IntentClassifier.cached(memory.embedder.embed, settings.cache_dir)
-        roles = open_gate(settings, memory, llm)
+        roles = open_gate(settings, memory, llm, shift_adapter)
         router = IntentRouter(classifier, llm, settings.agent.intent_llm_below, settings.words,
                               earned=lambda: roles.earned(Role.INTENT))
-        service = cls(settings, memory, llm, behaviour, router, weights, meta.version if meta else None, roles)
+        service = cls(settings, memory, llm, behaviour, router, weights, meta.version if meta else None, roles,
+                      shift_adapter)
         if meta is not None and meta.weights:
             service.source_weights = dict(meta.weights)
         if meta is not None:
@@ -160,7 +162,13 @@ class ShiftRecService(ChatSupport):
 
     def serve_forecast(self, model: ForecastModel | None) -> None:
         """Serve this fitted forecast (None: none) from now on."""
-        self.forecaster = Forecaster(model, self.memory.catalog.label, self.settings.words) if model else None
+        self.forecaster = (Forecaster(model, self.memory.catalog.label, self.settings.words, self._earned_adapter)
+                           if model else None)
+
+    def _earned_adapter(self):
+        """The shift adapter while its role card shows it beating the learned forecast, else None."""
+        earned = self.shift_adapter is not None and self.roles.earned(Role.SHIFT_FORECAST)
+        return self.shift_adapter if earned else None
 
     def forecast(self, user: str) -> ForecastView | None:
         """The user's interest-shift forecast now; None until a forecast has been fitted on the log."""

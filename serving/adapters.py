@@ -68,3 +68,21 @@ def load_into_running(base_url: str, name: str, folder: Path, api_key: str = "EM
         return f"the LLM server at {root} now serves {name} from {folder}"
     return (f"the LLM server at {root} did not load it ({reply.status_code}: it was started without LoRA): "
             "restart `shiftrec serve` to serve it")
+
+
+def shift_adapter_for(settings: Settings, llm, memory):
+    """The served shift adapter for the service (None without an LLM, an adapter, or when it is refused)."""
+    if llm is None or not hasattr(llm, "for_model") or AdapterStore(settings.adapters_dir).current("shift") is None:
+        return None
+    from agent.finetune.served_shift import AdapterShift
+
+    try:
+        _, manifest = usable_adapter(settings, "shift")
+    except AdapterRefused as refused:
+        log.warning("no shift adapter: %s", refused)
+        return None
+    budget = settings.agent.adapter_summary_tokens
+    words = settings.domain_words
+    return AdapterShift(llm.for_model(manifest.served_name), manifest, lambda user: memory.summary(user, budget).text,
+                        lambda: {node: topic.label for node, topic in memory.catalog.topics().items()},
+                        settings.agent.horizon(words.repeats), words)

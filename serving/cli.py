@@ -137,6 +137,12 @@ def train(
     every_events: Annotated[
         int | None, typer.Option(min=1, help="Keep running: retrain once this many new events arrived.")
     ] = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="Instead: a LoRA adapter of the embedded model for "
+                                            "this LLM role (shift), on the same log.")] = None,
+    llm_minutes: Annotated[float, typer.Option(min=0.05, help="--llm: most training minutes.")] = 10.0,
+    llm_examples: Annotated[int, typer.Option(min=2, help="--llm: training examples drawn (seeded).")] = 400,
+    llm_held: Annotated[int, typer.Option(min=2, help="--llm: held-out examples it is judged on.")] = 60,
+    device: Annotated[str, typer.Option(help="--llm: cpu, or cuda where one is present.")] = "cpu",
 ) -> None:
     """Retrain the behaviour models (SASRec, item-kNN, popularity, fusion weights) and the interest-shift
     forecast on the log in memory and
@@ -156,6 +162,10 @@ def train(
     config = SERVING_SEQUENTIAL_CONFIG.model_copy(update={"epochs": epochs} if epochs else {})
     store = ArtifactStore(settings.artifacts_dir)
     with InterestMemory.open(settings.memory_config) as memory:
+        if llm is not None:
+            _train_adapter(settings, memory, store, llm, (llm_minutes, llm_examples, llm_held, device), horizon,
+                           config)
+            return
         while True:
             rows = list(memory.event_log())
             inputs = ForecastInputs.from_memory(memory, {row[1] for row in rows}, horizon)
@@ -165,6 +175,26 @@ def train(
             if every_minutes is None and every_events is None:
                 return
             _wait_until_due(memory, len(rows), time.monotonic(), every_minutes, every_events)
+
+
+def _train_adapter(settings, memory, store, role: str, knobs: tuple, horizon, config) -> None:
+    """The behaviour models first when the log has moved on (an adapter serves only with its log's models)."""
+    from agent.forecast.training import ForecastInputs
+    from agent.rankers.artifacts import log_fingerprint
+    from agent.rankers.behaviour_training import train_behaviour
+    from serving.train_llm import train_llm_role
+
+    rows = list(memory.event_log())
+    meta = store.current()
+    if meta is None or meta.log_fingerprint != log_fingerprint(rows):
+        typer.echo("the behaviour models are older than the log: retraining them first")
+        inputs = ForecastInputs.from_memory(memory, {row[1] for row in rows}, horizon)
+        train_behaviour(rows, store, settings.agent, config, progress=True, echo=typer.echo, forecast_inputs=inputs)
+    try:
+        typer.echo(train_llm_role(settings, memory, rows, role, *knobs, echo=typer.echo))
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
 
 
 def _wait_until_due(memory, trained_events: int, trained_at: float, minutes: float | None, events: int | None) -> None:

@@ -41,6 +41,7 @@ def open_service(stack: ExitStack, settings: Settings, with_llm: bool = True, ec
     from agent.llm.vllm_client import VllmLLM
     from agent.service import ShiftRecService
     from memory.service import InterestMemory
+    from serving.adapters import shift_adapter_for
     from serving.demo import ensure_demo_data
     from serving.llm_server import llm_base_url
 
@@ -51,7 +52,8 @@ def open_service(stack: ExitStack, settings: Settings, with_llm: bool = True, ec
     echo(demo.describe())
     llm = VllmLLM(llm_base_url(settings), settings.llm.model, api_key=settings.llm.api_key,
                   timeout_s=settings.llm.timeout_s, context_tokens=settings.llm.context_tokens) if with_llm else None
-    service = ShiftRecService.create(settings.agent_config, memory, llm, echo=echo, updates=updates)
+    service = ShiftRecService.create(settings.agent_config, memory, llm, echo=echo, updates=updates,
+                                     shift_adapter=shift_adapter_for(settings, llm, memory))
     stack.callback(service.close)
     if calibrate:
         start_calibration(service, echo)

@@ -61,8 +61,16 @@ def options_at(log: UserLog, history: int, level: LevelIndex, population: Popula
         for node in nodes:
             if node in position:
                 counts[node] = counts.get(node, 0) + 1
-    own = sorted(counts, key=lambda node: (-counts[node], node))
-    rest = [level.nodes[i] for i in np.argsort(-population.long_run, kind="stable") if level.nodes[i] not in counts]
+    return options_from_counts(counts, level, population)
+
+
+def options_from_counts(counts: Mapping[str, int], level: LevelIndex, population: Population) -> tuple[str, ...]:
+    """Up to 20 options: the user's nodes at ``level`` by events (ties by id), then everyone's long-run favourites."""
+    position = level.position
+    own = sorted((node for node in counts if node in position and counts[node] > 0),
+                 key=lambda node: (-counts[node], node))
+    taken = set(own)
+    rest = [level.nodes[i] for i in np.argsort(-population.long_run, kind="stable") if level.nodes[i] not in taken]
     return tuple([*own, *rest][: len(LETTERS)])
 
 

@@ -30,9 +30,13 @@ def option_probabilities(logprobs: Mapping[str, float], count: int) -> np.ndarra
 
 def level_distribution(example: ShiftExample, options: np.ndarray, smoothing: float) -> np.ndarray:
     """Option probabilities on the level's nodes, blended ``smoothing`` with everyone's long-run mix."""
-    named = np.zeros(len(example.prior))
-    named[list(example.option_positions)] = options
-    return (1.0 - smoothing) * named + smoothing * example.prior
+    return spread(options, example.option_positions, example.prior, smoothing)
+
+
+def spread(options: np.ndarray, positions: Sequence[int], prior: np.ndarray, smoothing: float) -> np.ndarray:
+    named = np.zeros(len(prior))
+    named[list(positions)] = options
+    return (1.0 - smoothing) * named + smoothing * prior
 
 
 def score_options(scorer: Scorer, examples: Sequence[ShiftExample],

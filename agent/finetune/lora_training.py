@@ -127,7 +127,7 @@ def train_lora(model_dir: Path, examples: Sequence[ShiftExample], out_dir: Path,
             target = torch.tensor(soft_target(example), dtype=torch.float32, device=device)
             loss = -(target * torch.log_softmax(logits, dim=-1)[options]).sum()
             (loss / config.accumulate).backward()
-            pending.append(float(loss))
+            pending.append(float(loss.detach()))
             seen.add(index)
             report.examples += 1
             if len(pending) == config.accumulate:

@@ -23,19 +23,26 @@ NODES_SHOWN = 8
 
 
 class Forecaster:
-    def __init__(self, model: ForecastModel, label: Callable[[str], str], words: DomainWords):
+    def __init__(self, model: ForecastModel, label: Callable[[str], str], words: DomainWords,
+                 adapter: Callable[[], object | None] = lambda: None):
         self.model = model
         self._label = label
         self._words = words
+        self._adapter = adapter  # the served shift adapter while it holds the role, else None
 
     def forecast(self, view: HistoryView, memory_version: str, made_at: datetime | None = None) -> ForecastView:
         made_at = made_at or datetime.fromtimestamp(view.as_of, tz=timezone.utc)
         horizon = self.model.horizon
-        levels, made = [], []
+        levels, made, made_by = [], [], "the learned forecast"
+        adapter = self._adapter()
         for depth, level_model in sorted(self.model.levels.items()):
             population = self.model.populations[depth]
             user = user_vectors(view, level_model.level, horizon)
             p = level_model.distribution(user, population)
+            if depth == self.model.claim_depth and adapter is not None and adapter.applies_to(level_model.level):
+                written = adapter.distribution(view, level_model.level, population)
+                if written is not None:
+                    p, made_by = written, adapter.made_by
             lead = level_model.lead_probability(user, p)
             nodes = level_model.level.nodes
             shown = np.lexsort((np.arange(len(p)), -p))[:NODES_SHOWN]
@@ -55,7 +62,7 @@ class Forecaster:
             user=view.user, made_at=made_at, horizon=horizon, horizon_text=text_horizon,
             due_at=made_at + timedelta(seconds=horizon.size * DAY_S) if horizon.unit == "days" else None,
             model_version=self.model.version, memory_version=memory_version, events_at=view.events,
-            levels=levels, claims=made, text=shift_sentence(text_horizon, made),
+            levels=levels, claims=made, text=shift_sentence(text_horizon, made), made_by=made_by,
         )
 
 

@@ -76,7 +76,7 @@ def fit_forecast(rows: Sequence[tuple[str, str, float]], nodes_of: Mapping[str, 
     if not logs:
         raise NotEnoughHistoryError("the log is empty: record events before fitting a forecast")
     all_nodes = sorted({node for nodes in nodes_of.values() for node in nodes})
-    cuts = _cuts(logs, horizon)
+    cuts = forecast_cuts(logs, horizon)
     end = max(float(log_.times[-1]) for log_ in logs.values())
     levels, populations, validation = {}, {}, {}
     for depth in sorted({node_depth(node) for node in all_nodes}):
@@ -100,7 +100,8 @@ def fit_forecast(rows: Sequence[tuple[str, str, float]], nodes_of: Mapping[str, 
                          validation=validation)
 
 
-def _cuts(logs, horizon: Horizon) -> list[Cut]:
+def forecast_cuts(logs, horizon: Horizon) -> list[Cut]:
+    """The cuts the forecast is fitted on (and the shift adapter learns from)."""
     if horizon.unit == "days":
         return day_cuts(logs, monthly_cut_times(logs, horizon), horizon)
     return [cut for back in EVENT_CUTS_BACK for cut in event_cuts(logs, back, horizon, min_history=5)]

@@ -51,3 +51,5 @@ class ForecastView(BaseModel):
     levels: list[LevelForecast]
     claims: list[ShiftClaim]
     text: str = Field(description="The predicted shift in words; every number and name comes from the claims.")
+    made_by: str = Field(default="the learned forecast", description="What made the claim level's distribution: "
+                         "the learned forecast, or a LoRA adapter that earned the role.")

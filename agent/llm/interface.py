@@ -24,6 +24,8 @@ from memory.tokens import count_tokens
 OutputT = TypeVar("OutputT", bound=BaseModel)
 Role = Literal["system", "user", "assistant"]
 
+TOP_ALTERNATIVES = 20  # what vLLM returns at most: more chances for every label to be seen
+
 
 @dataclass(frozen=True)
 class Message:
@@ -146,7 +148,7 @@ class LLM(ABC):
         Labels the model's top alternatives do not include get the lowest seen value minus one:
         ranked below every label it did consider, without pretending to know how far below.
         """
-        top = self._first_token_logprobs(messages, max(len(labels), 1))
+        top = self._first_token_logprobs(messages, max(len(labels), TOP_ALTERNATIVES))
         seen: dict[str, float] = {}
         for token, logprob in top.items():
             key = token.strip()

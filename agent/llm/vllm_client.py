@@ -25,6 +25,7 @@ class VllmLLM(LLM):
         self.context_tokens = context_tokens
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._timeout_s = timeout_s
         self._chat = ChatOpenAI(
             base_url=base_url,
             model=model,
@@ -58,6 +59,11 @@ class VllmLLM(LLM):
             completion_tokens=usage.get("output_tokens"),
         )
 
+
+    def for_model(self, model: str) -> VllmLLM:
+        """The same server with requests naming ``model`` (a LoRA adapter it serves)."""
+        return VllmLLM(self._base_url, model, api_key=self._api_key, timeout_s=self._timeout_s,
+                       context_tokens=self.context_tokens)
 
     def ping(self) -> bool:
         try:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from agent.roles.card import RoleCard, RoleResult, card_key, catalog_version, role_prompts, save_card
+from agent.roles.card import RoleCard, RoleResult, card_key, catalog_version, measured_model, role_prompts, save_card
 from agent.roles.cases import held_out_users, memory_at_cut
+from agent.roles.judge_adapter import measure_shift_adapter
 from agent.roles.judge_chat import measure_chat, measure_intent
 from agent.roles.judge_lists import measure_explanations, measure_rerank
 from agent.roles.judge_profile import measure_profile_roles
@@ -27,7 +28,7 @@ from agent.roles.stats import earns, paired_p_value
 if TYPE_CHECKING:
     from agent.service import ShiftRecService
 
-TICKS_PER_CASE = 8  # intent, chat, profile text, shift, rerank, evidence, words, why
+TICKS_PER_CASE = 9  # intent, chat, profile text, shift, rerank, evidence, words, why, shift adapter
 
 
 class CalibrationStopped(RuntimeError):
@@ -37,7 +38,7 @@ class CalibrationStopped(RuntimeError):
 def service_card_key(service: ShiftRecService) -> str:
     """The card key of the service's model, prompts and catalog."""
     memory = service.memory
-    return card_key(service.llm.model_id, catalog_version(memory.store.item_count(), list(memory.catalog.topics())))
+    return card_key(measured_model(service.llm.model_id, service.shift_adapter), catalog_version(memory.store.item_count(), list(memory.catalog.topics())))
 
 
 def calibrate(service: ShiftRecService, cases: int, seed: int = 0, progress: bool = True,
@@ -61,6 +62,7 @@ def calibrate(service: ShiftRecService, cases: int, seed: int = 0, progress: boo
         measures: dict[Role, RoleMeasure] = {
             Role.INTENT: measure_intent(service.intents.classifier, llm, cases, words, tick),
             Role.CHAT: measure_chat(llm, cases, words, topic, tick),
+            Role.SHIFT_FORECAST: measure_shift_adapter(service, cases, seed, tick),
         }
         held = held_out_users(memory, cases, seed)
         with memory_at_cut(memory, held) as fresh:

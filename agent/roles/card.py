@@ -69,6 +69,13 @@ def catalog_version(item_count: int, topic_ids: list[str]) -> str:
     return digest[:12]
 
 
+def measured_model(model_id: str, shift_adapter=None) -> str:
+    """What a card measures: the model, and the served adapter version (a retrained adapter earns anew)."""
+    if shift_adapter is None:
+        return model_id
+    return f"{model_id}+{shift_adapter.manifest.served_name}@{shift_adapter.manifest.version}"
+
+
 def card_key(model_id: str, catalog: str) -> str:
     payload = json.dumps({"model": model_id, "prompts": role_prompts(), "catalog": catalog}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

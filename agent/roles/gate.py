@@ -72,14 +72,14 @@ class RoleGate:
         return {"earned": earned, "card": state, "failed_checks": self.checks.counts()}
 
 
-def open_gate(settings, memory, llm) -> RoleGate:  # AgentConfig, InterestMemory, LLM | None
+def open_gate(settings, memory, llm, shift_adapter=None) -> RoleGate:  # AgentConfig, InterestMemory, LLM | None
     """The gate for the configured model: its role card for these prompts and this catalog, if one exists."""
-    from agent.roles.card import card_key, catalog_version, load_card
+    from agent.roles.card import card_key, catalog_version, load_card, measured_model
 
     gate = RoleGate(settings.agent.llm_roles, llm.model_id if llm else None)
     if llm is not None and settings.agent.llm_roles == "earned":
         catalog = catalog_version(memory.store.item_count(), list(memory.catalog.topics()))
-        card = load_card(settings.card_dir, card_key(llm.model_id, catalog))
+        card = load_card(settings.card_dir, card_key(measured_model(llm.model_id, shift_adapter), catalog))
         if card is not None:
             gate.use(card)
     return gate

@@ -18,6 +18,7 @@ class Role(StrEnum):
     EXPLANATION_WORDS = "explanation_words"
     CHAT = "chat"
     WHY = "why"
+    SHIFT_FORECAST = "shift_forecast"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ ROLES: dict[Role, RoleInfo] = {info.role: info for info in (
              "replies that pass every check, repeat no earlier reply and say what the chat can do", ("chat",)),
     RoleInfo(Role.WHY, "the stored reason and evidence, listed",
              "answers that pass every check and name only the evidence on record", ("why",)),
+    RoleInfo(Role.SHIFT_FORECAST, "the learned forecast (fitted on the earlier cuts only)",
+             "cross-entropy of the next window's mix at the adapter's level, nats (a LoRA adapter of the model)",
+             ("shift",), lower_is_better=True),
 )}
 
 COMPUTED = "computed from your history"
