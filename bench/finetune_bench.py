@@ -5,7 +5,7 @@ Per dataset (`bench eval shift`'s cuts): the adapter trains on a seeded sample o
 examples, its blend weight (and the base model's) is chosen on the validation cut, and a seeded
 sample of the test cases is answered through vLLM (the adapter by its served name, the base model by
 its own) four at a time. Writes bench/results/llm_finetune.json, adds `llm_lora` to shift.json and
-its row to shift.md, and keeps each adapter's loss curve as finetune_loss_<dataset>.png.
+its row to shift.md, and keeps each adapter's loss curve as finetune_loss_<grocery|movies>.png.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from serving.settings import Settings
 CONCURRENT = 4
 SHARE_BINS = 10
 WORDS = {"grocery": GROCERY_WORDS, "ml-1m": MOVIELENS_WORDS}
+PLOT_NAMES = {"grocery": "grocery", "ml-1m": "movies"}  # a plot, not the dataset: no data name in the file
 
 
 def share_ece(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> float:
@@ -130,7 +131,7 @@ def run_finetune_bench(settings: Settings, results_dir: Path, config: LoraConfig
         finetune, entry, plot = run_dataset(data, settings, work, config, examples, validation, test, echo)
         roles[data.name] = finetune
         shift[data.name]["llm_lora"] = entry
-        shutil.copy(plot, results_dir / f"finetune_loss_{data.name}.png")
+        shutil.copy(plot, results_dir / f"finetune_loss_{PLOT_NAMES[data.name]}.png")
     result = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": config.seed,
               "cpus": os.cpu_count(), "load_average": {"before": load_before, "after": machine_load()},
               "model": settings.llm.model, "config": {k: v for k, v in vars(config).items()},
