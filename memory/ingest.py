@@ -12,7 +12,7 @@ event ids (per user) are skipped, also within one batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,13 +23,14 @@ from memory.interests import MemoryMath, UserMemory, WindowEvent
 from memory.models import Event
 from memory.rows import Row
 from memory.settings import MemorySettings
+from memory.replay import fold_log
 from memory.state_rows import (
     all_rows,
     changed_rows,
     event_row,
-    window_event_from_metadata,
 )
 from memory.store import ChromaStore
+from memory.taxonomy import Chain
 from memory.user_cache import UserCache
 
 _ERRORS_LISTED = 5
@@ -168,23 +169,22 @@ class BatchWriter:
             memory.mark_saved()
 
     def rebuild(self, user: str) -> UserMemory | None:
-        """Replay the user's stored events into fresh derived rows (repair, or new weights' topics)."""
+        """Refold the user's whole log (events under the edits in force) into fresh derived rows: repair, new
+        weights' topics, or an edit that changes how past events count."""
         self._users.evict([user])
-        rows = self._store.user_events(user, vectors=True)
+        rows = self._store.user_log(user, vectors=True)
         self._store.delete_state(self._store.state_ids_of(user))
-        if not rows:
+        memory = fold_log(user, rows, self.chains, self._store.dimension, self.math)
+        if memory is None:
             return None
-        events = [window_event_from_metadata(row.metadata) for row in rows]
-        vectors = {event.event_id: row.vector for event, row in zip(events, rows)}
-        entries = self._catalog.entries(event.item for event in events)
-        memory = UserMemory(user, min(event.ts for event in events), self._store.dimension)
-        for event in sorted(events):
-            memory.apply(event, entries[event.item].pairs, vectors[event.event_id], self.math)
-        memory.log_seq = max(int(row.metadata["seq"]) for row in rows)
         self._store.upsert_state(all_rows(memory, self.math, self._item_vector, self._topic_vector))
         memory.mark_saved()
         self._users.put(memory)
         return memory
+
+    def chains(self, items: Iterable[str]) -> dict[str, tuple[Chain, ...]]:
+        """Each item's chains of interest nodes."""
+        return {item: entry.pairs for item, entry in self._catalog.entries(items).items()}
 
     def _check(self, events: Sequence[Event], entries: dict[str, CatalogEntry], first_position: int) -> list[float]:
         problems: list[str] = []

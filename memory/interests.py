@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from memory.edits import EditState, MemoryEdit
 from memory.settings import MemorySettings
 from memory.taxonomy import Chain
 
@@ -191,6 +192,7 @@ class UserMemory:
     event_ids: set[str] = field(default_factory=set)  # every applied event id: re-sent ids are skipped
     seen: set[str] = field(default_factory=set)  # every item the user interacted with
     disliked: set[str] = field(default_factory=set)  # items whose latest signal was negative
+    edits: EditState = field(default_factory=EditState)  # what the person changed (memory.edits)
 
     @property
     def version(self) -> str:
@@ -198,16 +200,21 @@ class UserMemory:
         return f"{self.events}-{self.event_hash:016x}"
 
     def apply(self, event: WindowEvent, pairs: tuple[Chain, ...], vector: np.ndarray, math_: MemoryMath) -> None:
-        """Fold one new (never seen) event into every level."""
+        """Fold one new (never seen) event into every level (as the edits in force say it counts)."""
+        self._count(event)
+        if self.edits.excluded(event.event_id):  # "that was for my kids": logged and seen, shapes nothing
+            return
         self._keep_reference_near(event.ts, math_)
         factors = _Factors.of(event.ts, self.ref, math_)
         share = event.weight / len(pairs)
         per_topic: dict[str, float] = {}
         per_node: dict[str, float] = {}  # a node two paths share counts the event once, with both shares
-        for topic, *below in pairs:  # every level of the path below the topic is a node of its own
-            per_topic[topic] = per_topic.get(topic, 0.0) + share
+        for chain in pairs:  # every level of the path below the topic is a node of its own
+            topic, *below = chain
+            part = share * self.edits.chain_factor(event.ts, chain)
+            per_topic[topic] = per_topic.get(topic, 0.0) + part
             for node in below:
-                per_node[node] = per_node.get(node, 0.0) + share
+                per_node[node] = per_node.get(node, 0.0) + part
         for node, weight in per_node.items():
             sub_stats = self.subtopics.get(node)
             if sub_stats is None:
@@ -223,12 +230,20 @@ class UserMemory:
             self.changed_topics.add(topic)
         _insert_latest(self.window, event, math_.window_size)
         self._add_to_session(event, vector, math_)
+
+    def _count(self, event: WindowEvent) -> None:
         self.events += 1
         self.event_hash ^= event_hash(event.event_id)
         self.event_ids.add(event.event_id)
         self.seen.add(event.item)
         note_signal(self.disliked, event)
         self.first, self.last = min(self.first, event.ts), max(self.last, event.ts)
+
+    def note_edit(self, edit: MemoryEdit) -> None:
+        """Take an edit into the version and the edits in force; the caller refolds the events when it
+        changes how past events count (memory.replay)."""
+        self.event_hash ^= event_hash(edit.id)
+        self.edits = self.edits.with_edit(edit)
 
     def long_term(self, as_of: float, half_life: float) -> tuple[dict[str, float], dict[str, float]]:
         """Strengths at ``as_of`` of (topics, subtopics)."""
@@ -243,7 +258,7 @@ class UserMemory:
             decay = recency(event, rank, as_of, math_)
             pairs = pairs_of.get(event.item, ())
             for chain in pairs:
-                part = event.weight * decay / len(pairs)
+                part = event.weight * decay / len(pairs) * self.edits.chain_factor(event.ts, chain, short=True)
                 for node in chain:
                     scores[node] = scores.get(node, 0.0) + part
         return scores

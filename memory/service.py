@@ -24,6 +24,7 @@ from tqdm import tqdm
 from memory.catalog import Catalog, CatalogReport, ItemMatch
 from memory.digest import SESSIONS_SHOWN, DigestBuilder
 from memory.digest_models import MemoryDigest, utc
+from memory.editing import MemoryEditor
 from memory.embeddings import Embedder, MiniLMEmbedder, unit
 from memory.history_view import HistoryView, history_view
 from memory.ingest import BatchWriter, IngestReport
@@ -61,6 +62,7 @@ class InterestMemory:
         self._writer = BatchWriter(store, self.catalog, self._users, settings.memory, math_)
         self._digests = DigestBuilder(math_, settings.memory.trend_threshold, settings.memory.trajectory_points)
         self._lock = threading.RLock()
+        self.editor = MemoryEditor(store, self.catalog, self._users, self._writer, self._lock)  # the person's edits
 
     @classmethod
     def open(cls, settings: MemoryConfig, embedder: Embedder | None = None) -> InterestMemory:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from memory.edits import EditState, edits_in, is_behaviour
 from memory.embeddings import unit
 from memory.interests import (
     MemoryMath,
@@ -121,13 +122,17 @@ def memory_from_rows(user: str, rows: Iterable[Row], logged: list[Row], dimensio
         return None
     meta = by_kind["profile"][0].metadata
     log_seq = int(meta["seq"])
-    covered = [window_event_from_metadata(row.metadata) for row in logged if int(row.metadata["seq"]) <= log_seq]
+    within = [row for row in logged if int(row.metadata["seq"]) <= log_seq]
+    edits = EditState.of(edits_in(within))
+    covered = [window_event_from_metadata(row.metadata) for row in within if is_behaviour(row.metadata)]
+    shaping = [event for event in covered if not edits.excluded(event.event_id)]
     size = int(meta["window_size"])
     memory = UserMemory(
         user=user,
         ref=float(meta["ref"]),
         dimension=dimension,
-        window=sorted(covered)[-size:] if size else [],
+        edits=edits,
+        window=sorted(shaping)[-size:] if size else [],
         event_ids={event.event_id for event in covered},
         seen={event.item for event in covered},
         disliked=_disliked(covered),

@@ -31,6 +31,7 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
+from memory.edits import NOT_BEHAVIOUR
 from memory.rows import Hit, Metadata, Row
 
 CATALOG_ITEMS = "catalog_items"
@@ -54,6 +55,7 @@ _GRAPH_BY_COLLECTION: dict[str, dict[str, int]] = {
     CATALOG_TOPICS: _SPARSE_GRAPH,
 }
 _MAX_IDS_PER_GET = 5000
+_BEHAVIOUR = {"action": {"$nin": list(NOT_BEHAVIOUR)}}  # the log's behaviour events: no edits, no blanks
 
 
 class StoreMismatchError(RuntimeError):
@@ -128,7 +130,10 @@ class ChromaStore:
         return self._collections[CATALOG_ITEMS].count()
 
     def event_count(self) -> int:
-        return self._collections[EVENTS].count()
+        """Behaviour events stored, all users (edits and forgotten events' blanks left out)."""
+        collection = self._collections[EVENTS]
+        others = collection.get(where={"action": {"$in": list(NOT_BEHAVIOUR)}}, include=[])["ids"]
+        return collection.count() - len(others)
 
     def nearest_items_many(self, vectors: Sequence[np.ndarray], n: int, where: Metadata | None = None) -> list[list[Hit]]:
         return self._query_many(CATALOG_ITEMS, vectors, n, where)
@@ -148,17 +153,36 @@ class ChromaStore:
     def add_events(self, rows: Sequence[Row]) -> None:
         self._write(EVENTS, rows, upsert=False)
 
+    def blank_events(self, rows: Sequence[Row]) -> None:
+        """Overwrite log rows in place (a forgotten event's blank keeps only its user and position)."""
+        self._write(EVENTS, rows, upsert=True)
+
     def delete_events(self, ids: Sequence[str]) -> None:
         for chunk in _chunks(list(ids), self._max_batch):
             self._collections[EVENTS].delete(ids=chunk)
 
     def user_events(self, user: str, vectors: bool = False) -> list[Row]:
+        """The user's behaviour events (their edits left out: see :meth:`user_log`)."""
+        include = ["metadatas", "embeddings"] if vectors else ["metadatas"]
+        where = {"$and": [self._user_filter(user), _BEHAVIOUR]}
+        result = self._collections[EVENTS].get(where=where, include=include)
+        return list(_rows(result, vectors=vectors))
+
+    def user_log(self, user: str, vectors: bool = False) -> list[Row]:
+        """Every entry of the user's log: behaviour events and memory edits."""
         include = ["metadatas", "embeddings"] if vectors else ["metadatas"]
         result = self._collections[EVENTS].get(where=self._user_filter(user), include=include)
         return list(_rows(result, vectors=vectors))
 
+    def user_item_events(self, user: str, items: Sequence[str]) -> list[Row]:
+        """The user's events on these items (what forgetting an item deletes)."""
+        if not items:
+            return []
+        where = {"$and": [self._user_filter(user), {"item": {"$in": sorted(set(items))}}]}
+        return list(_rows(self._collections[EVENTS].get(where=where, include=["metadatas"]), vectors=False))
+
     def users_events(self, users: Sequence[str]) -> list[Row]:
-        """Every event row of these users, metadata only (loading a user's memory)."""
+        """Every log row (events and edits) of these users, metadata only (loading a user's memory)."""
         rows: list[Row] = []
         for chunk in _chunks(sorted(set(users)), 100):
             result = self._collections[EVENTS].get(where=self._user_filter(*chunk), include=["metadatas"])
@@ -166,11 +190,12 @@ class ChromaStore:
         return rows
 
     def all_event_metadata(self, page_size: int = 5000) -> Iterator[list[Metadata]]:
-        """Every event's metadata, a page at a time (fitting the behaviour models at start-up)."""
+        """Every behaviour event's metadata, a page at a time (fitting the behaviour models at start-up)."""
         collection = self._collections[EVENTS]
         offset = 0
         while True:
-            page = collection.get(include=["metadatas"], limit=page_size, offset=offset)["metadatas"] or []
+            page = collection.get(where=_BEHAVIOUR, include=["metadatas"], limit=page_size,
+                                  offset=offset)["metadatas"] or []
             if not page:
                 return
             yield [dict(metadata or {}) for metadata in page]

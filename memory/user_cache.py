@@ -20,8 +20,11 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from memory.catalog import Catalog
+from memory.edits import is_behaviour, is_edit
 from memory.interests import MemoryMath, UserMemory
+from memory.replay import fold_log
 from memory.rows import Row
+from memory.taxonomy import Chain
 from memory.state_rows import (
     event_row_id,
     memory_from_rows,
@@ -81,12 +84,12 @@ class UserCache:
         for user in sorted(exist):
             memory = memory_from_rows(user, state, logged[user], self._store.dimension)
             if memory is None:  # events logged, checkpoint never written: start from nothing
-                first = min(float(row.metadata["ts"]) for row in logged[user])
+                first = min((float(row.metadata["ts"]) for row in logged[user] if is_behaviour(row.metadata)),
+                            default=0.0)
                 memory = UserMemory(user, first, self._store.dimension)
             tail = [row.id for row in logged[user] if int(row.metadata["seq"]) > memory.log_seq]
-            self._replay(memory, list(self._store.get_events(tail, vectors=True).values()))
-            memories[user] = memory
-        return memories
+            memories[user] = self._replay(memory, list(self._store.get_events(tail, vectors=True).values()))
+        return {user: memory for user, memory in memories.items() if memory is not None}
 
     def _catch_up(self, memories: dict[str, UserMemory]) -> None:
         """Fold in events other processes logged after the ones each cached memory has."""
@@ -103,15 +106,38 @@ class UserCache:
             for row in rows.values():
                 by_user.setdefault(str(row.metadata["user"]), []).append(row)
             for user in list(behind):
-                self._replay(memories[user], by_user.get(user, []))
-                if len(by_user.get(user, [])) < _TAIL_STEP:
+                logged = by_user.get(user, [])
+                replayed = self._replay(memories[user], logged)
+                if replayed is None:  # another process deleted the user meanwhile
+                    self.evict([user])
+                    del memories[user]
                     behind.discard(user)
+                    continue
+                if replayed is not memories[user] or len(logged) < _TAIL_STEP:  # refolded: the whole log is in
+                    behind.discard(user)
+                memories[user] = replayed
 
-    def _replay(self, memory: UserMemory, rows: list[Row]) -> None:
-        """Fold logged events the memory lacks into it, in log order (their derived rows stay unsaved)."""
-        entries = self._catalog.entries(str(row.metadata["item"]) for row in rows)
+    def refold(self, user: str) -> UserMemory | None:
+        """The user's memory folded again from their whole log (after an edit); nothing is written."""
+        memory = fold_log(user, self._store.user_log(user, vectors=True), self._chains, self._store.dimension,
+                          self._math)
+        if memory is not None:
+            memory.mark_saved()  # the process that wrote the edit rewrites the derived rows
+        return memory
+
+    def _chains(self, items) -> dict[str, tuple[Chain, ...]]:
+        return {item: entry.pairs for item, entry in self._catalog.entries(items).items()}
+
+    def _replay(self, memory: UserMemory, rows: list[Row]) -> UserMemory | None:
+        """Fold logged events the memory lacks into it, in log order (their derived rows stay unsaved); an
+        edit among them refolds the whole log (it may change how earlier events count)."""
+        if any(is_edit(row.metadata) and int(row.metadata["seq"]) > memory.log_seq for row in rows):
+            return self.refold(memory.user)
+        entries = self._catalog.entries(str(row.metadata["item"]) for row in rows if is_behaviour(row.metadata))
         for row in sorted(rows, key=lambda row: int(row.metadata["seq"])):
-            event = window_event_from_metadata(row.metadata)
-            if event.event_id not in memory.event_ids:
-                memory.apply(event, entries[event.item].pairs, row.vector, self._math)
+            if is_behaviour(row.metadata):
+                event = window_event_from_metadata(row.metadata)
+                if event.event_id not in memory.event_ids:
+                    memory.apply(event, entries[event.item].pairs, row.vector, self._math)
             memory.log_seq = max(memory.log_seq, int(row.metadata["seq"]))
+        return memory
