@@ -33,7 +33,8 @@ from agent.model_updates import ModelSwap, ModelUpdates, served_forecast, served
 from agent.pipeline.candidates import VECTORS_PER_KIND, CandidateGenerator
 from agent.pipeline.diversity import intra_list_diversity
 from agent.pipeline.refinement import Refinement
-from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source
+from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source, within_years
+from agent.pipeline.standing import with_standing
 from agent.profiler import Profiler, ProfileResult
 from agent.rankers.artifacts import ArtifactMeta, ArtifactStore
 from agent.rankers.behaviour import BehaviourModels
@@ -42,6 +43,7 @@ from agent.rankers.weight_tuning import WeightChoice
 from agent.roles.gate import RoleGate, open_gate
 from agent.roles.names import Role
 from agent.service_chat import ChatSupport
+from agent.service_edits import EditSupport
 from agent.service_models import (
     DoneEvent,
     ExplanationEvent,
@@ -58,7 +60,7 @@ from memory.service_models import DeletionReport, UserExport
 from memory.snapshot import UserSnapshot
 
 
-class ShiftRecService(ChatSupport):
+class ShiftRecService(ChatSupport, EditSupport):
     def __init__(
         self, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
         intents: IntentRouter, weights: WeightChoice | None = None, model_version: str | None = None,
@@ -198,11 +200,13 @@ class ShiftRecService(ChatSupport):
         return record
 
     def recommend_stream(self, user: str, count: int | None = None, refinement: Refinement | None = None,
-                         include_seen: bool = False, explain: bool = True) -> Iterator[RecommendationEvent]:
-        """The list first, then each explanation as soon as it is written, then the stored record."""
-        count = count or self.settings.agent.default_count
+                         include_seen: bool = False, explain: bool = True,
+                         hide: set[str] | frozenset[str] = frozenset()) -> Iterator[RecommendationEvent]:
+        """The list first, then each explanation as soon as it is written, then the stored record; ``hide``:
+        items not to show (the chat's "more" skips what it already showed)."""
+        count = count or (refinement.count if refinement else None) or self.settings.agent.default_count
         snapshot = self.memory.snapshot(user, VECTORS_PER_KIND)  # the one read of the user in this request
-        record, chosen, items, entries, vectors = self._ranked(snapshot, count, refinement, include_seen)
+        record, chosen, items, entries, vectors = self._ranked(snapshot, count, refinement, include_seen, hide)
         yield RankedEvent(record=record.model_copy(deep=True))
         explained = self._explain_all(snapshot, record, chosen, items, entries, explain) if chosen else iter(())
         for position, explanation in explained:
@@ -215,15 +219,27 @@ class ShiftRecService(ChatSupport):
         self.records.save(record, [vectors[entry.item_id] for entry in record.items if entry.item_id in vectors])
         yield DoneEvent(record=record)
 
-    def _ranked(self, user: UserSnapshot, count: int, refinement: Refinement | None, include_seen: bool):
+    def _ranked(self, user: UserSnapshot, count: int, refinement: Refinement | None, include_seen: bool,
+                hide: set[str] | frozenset[str] = frozenset()):
         """The ranked list as a record without explanations, with what explaining it needs."""
         settings = self.settings.agent
-        candidates = self._candidates.generate(user, refinement, include_seen)
+        asked = refinement
+        refinement, standing = with_standing(refinement, user.edits, self.memory.catalog.label)
+        candidates = self._candidates.generate(user, refinement, include_seen, hide)
         entries = self.memory.catalog.entries(candidates.item_ids)
         items = self.memory.get_items(candidates.item_ids)
         years = {i: int(item.metadata["year"]) for i, item in items.items() if isinstance(item.metadata.get("year"), int)}
         candidates.keep(set(items) & set(entries))  # a logged item missing from the catalog is never shown
-        pool = fused_pool(candidates, self.source_weights, refinement, entries, years, settings.pool_size)
+        in_years, notes = within_years(refinement, years), []
+        if in_years is not None:
+            candidates.keep(in_years)
+        elif refinement is not None and refinement.has_years:
+            notes.append(f"no release years are known for these {self.settings.words.plural}, so the years were "
+                         "not applied")
+        anchors = self.memory.catalog.vectors(refinement.like_items) if refinement is not None else {}
+        usual = [interest.node_id for interest in user.interests.get("long_term", ())[:2]]
+        pool = fused_pool(candidates, self.source_weights, refinement, entries, years, settings.pool_size, anchors,
+                          usual)
         degraded: list[str] = []
         prompts: dict[str, str] = {}
         llm_weight = self._llm_rank_weight()
@@ -232,7 +248,7 @@ class ShiftRecService(ChatSupport):
             degraded += [problem] if problem else []
             prompts["rank"] = f"{RANK_PROMPT}/v{RANK_VERSION}"
         vectors = {item: entry.vector for item, entry in entries.items()}
-        chosen = diversify(pool, vectors, entries, settings, count)
+        chosen = diversify(pool, vectors, entries, settings, count, refinement)
         record = RecommendationRecord(
             id=f"rec-{uuid.uuid4().hex[:16]}",
             user=user.user,
@@ -242,7 +258,9 @@ class ShiftRecService(ChatSupport):
             model_id=self.llm.model_id if self.llm else None,
             behaviour_version=self.model_version,
             prompts=prompts,
-            refinement=refinement,
+            refinement=asked,
+            standing=standing,
+            notes=notes,
             cold_start=candidates.cold,
             degraded=bool(degraded),
             degraded_reasons=degraded,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from memory.edits import FADE_LONG
 from memory.interests import UserMemory
 from memory.taxonomy import Chain
 
@@ -20,14 +21,15 @@ Nodes = frozenset[str]
 class HistoryView:
     """One user's behaviour before ``as_of`` (epoch seconds), at every level of the tree.
 
-    ``counts``: events per node over the whole history (an event counts once per node);
+    ``counts``: events per node over the whole history (an event counts once per node; a node the person
+    faded counts ``FADE_LONG`` of them, and its chains leave the window's events);
     ``last_seen``: each node's latest event time; ``window``: the latest events (at most the
     memory's short-term window), oldest first, as (time, every node the item sits under).
     """
 
     user: str
     as_of: float
-    counts: Mapping[str, int]
+    counts: Mapping[str, float]
     last_seen: Mapping[str, float]
     window: Sequence[tuple[float, Nodes]]
     events: int
@@ -47,7 +49,13 @@ def history_view(memory: UserMemory, pairs_of: Mapping[str, tuple[Chain, ...]], 
     counts.update({node: stats.events for node, stats in memory.subtopics.items()})
     last = {node: stats.last for node, stats in memory.topics.items()}
     last.update({node: stats.last for node, stats in memory.subtopics.items()})
-    window = [(event.ts, item_nodes(pairs_of.get(event.item, ()))) for event in memory.window]
+    edits = memory.edits
+    for faded in edits.faded_nodes:  # "I'm over it": its past counts as the long-term interests count it
+        for node in [n for n in counts if n == faded or n.startswith(faded + "/")]:
+            counts[node] *= FADE_LONG
+    window = [(event.ts, item_nodes(chain for chain in pairs_of.get(event.item, ())
+                                    if edits.chain_factor(event.ts, chain, short=True) > 0))
+              for event in memory.window]
     return HistoryView(user=memory.user, as_of=as_of, counts=counts, last_seen=last, window=window,
                        events=memory.events)
 

@@ -201,10 +201,11 @@ class InterestMemory:
             if memory is None:
                 return UserSnapshot(user=user)
             interests = self._interests(memory, INTEREST_KINDS, per_kind)
-            history = tuple(self.store.user_events(user, vectors=True))
+            history = tuple(row for row in self.store.user_events(user, vectors=True)
+                            if not memory.edits.excluded(str(row.metadata["event_id"])))
             return UserSnapshot(
                 user=user, version=memory.version, recent=tuple(memory.window), seen=frozenset(memory.seen),
-                disliked=frozenset(memory.disliked), history=history,
+                disliked=frozenset(memory.disliked), history=history, edits=memory.edits,
                 interests=MappingProxyType({kind: tuple(found) for kind, found in interests.items()}),
             )
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from memory.edits import EditState
 from memory.interests import WindowEvent
 from memory.rows import Row
 from memory.service_models import EMPTY_VERSION, InterestKind, InterestVector
@@ -20,7 +21,8 @@ from memory.service_models import EMPTY_VERSION, InterestKind, InterestVector
 @dataclass(frozen=True)
 class UserSnapshot:
     """What a turn needs of one user: version, latest events, seen and disliked items, the
-    interest vectors to search candidates from, and every event with its vector (to cite as evidence)."""
+    interest vectors to search candidates from, every event with its vector (to cite as evidence;
+    events the person said were not theirs left out) and the edits in force."""
 
     user: str
     version: str = EMPTY_VERSION
@@ -31,6 +33,7 @@ class UserSnapshot:
         default_factory=lambda: MappingProxyType({})
     )
     history: tuple[Row, ...] = ()
+    edits: EditState = field(default_factory=EditState)  # what the person changed: pins, fades, ...
 
     @property
     def known(self) -> bool:

@@ -206,6 +206,10 @@ class ChromaStore:
         """Store (or replace, when the explanations arrive) one recommendation record."""
         self._write(RECORDS, [row], upsert=True)
 
+    def delete_records(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(list(ids), self._max_batch):
+            self._collections[RECORDS].delete(ids=chunk)
+
     def user_record(self, user: str, record_id: str) -> Row | None:
         """The record, only if it belongs to ``user`` (a record id alone never reveals another's)."""
         row = self._get(RECORDS, [record_id], vectors=False, documents=True).get(record_id)

@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.chat.intents import RoutedIntent
+from agent.chat.topic_words import TopicLexicon
+from agent.edits import EditOutcome
 from agent.explain.records import RecommendationRecord
 from agent.explain.why import WhyAnswer
 from agent.llm.interface import LLM
@@ -19,6 +21,10 @@ from agent.profiler import ProfileResult
 from agent.roles.gate import RoleGate
 from agent.service_models import FeedbackResult, RecommendationEvent
 from memory.models import Item
+
+if TYPE_CHECKING:  # the chat's own modules import this protocol
+    from agent.chat.sessions import SessionState
+    from agent.chat.turns import TurnContext
 
 
 class IntentRoute(Protocol):
@@ -36,7 +42,8 @@ class ChatBackend(Protocol):
     records: RecordLookup
 
     def recommend_stream(self, user: str, count: int | None = None, refinement: Refinement | None = None,
-                         include_seen: bool = False, explain: bool = True) -> Iterator[RecommendationEvent]: ...
+                         include_seen: bool = False, explain: bool = True,
+                         hide: set[str] | frozenset[str] = frozenset()) -> Iterator[RecommendationEvent]: ...
 
     def why(self, user: str, record_id: str, item_id: str, phrase: bool = False) -> WhyAnswer: ...
 
@@ -53,3 +60,13 @@ class ChatBackend(Protocol):
     def find_titles(self, text: str) -> list[str]: ...
 
     def state_preference(self, user: str, text: str) -> list[Item]: ...
+
+    def lexicon(self) -> TopicLexicon: ...
+
+    def turn_context(self, state: SessionState) -> TurnContext: ...
+
+    def item_titles(self, ids: Sequence[str]) -> dict[str, str]: ...
+
+    def edit_memory(self, user: str, request: Any) -> EditOutcome: ...
+
+    def describe_memory(self, user: str) -> tuple[str, ProfileResult | None]: ...

@@ -35,6 +35,7 @@ class Intent(StrEnum):
     WHY = "why"
     FEEDBACK = "feedback"
     PROFILE = "profile"
+    EDIT = "edit"  # changes what the memory holds: a phase over, not mine, forget, pin, undo
     OTHER = "other"
 
 

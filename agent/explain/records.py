@@ -81,6 +81,9 @@ class RecommendationRecord(BaseModel):
     )
     prompts: dict[str, str] = Field(description="Step -> prompt name/version used.")
     refinement: Refinement | None = None
+    standing: list[str] = Field(default_factory=list, description="Standing preferences from the memory that "
+                                "shaped the list, in words (pinned topics, faded ones).")
+    notes: list[str] = Field(default_factory=list, description="What a refinement could not do here, in words.")
     cold_start: bool
     degraded: bool
     degraded_reasons: list[str] = Field(default_factory=list)
@@ -115,6 +118,19 @@ class RecordBook:
     def latest(self, user: str, limit: int = 10) -> list[RecommendationRecord]:
         return [RecommendationRecord.model_validate_json(row.document) for row in self._store.user_records(user, limit)
                 if row.document and _is_recommendation(row)]
+
+    def forget_items(self, user: str, items: set[str]) -> int:
+        """Delete the user's records that cite any of ``items`` as evidence (the person asked to forget them)."""
+        doomed = []
+        for row in self._store.user_records(user, limit=None):
+            if row.document and _is_recommendation(row):
+                record = RecommendationRecord.model_validate_json(row.document)
+                cited = {ref.item_id for entry in record.items if entry.explanation
+                         for ref in entry.explanation.evidence}
+                if cited & items:
+                    doomed.append(row.id)
+        self._store.delete_records(doomed)
+        return len(doomed)
 
     def find_by_title(self, user: str, text: str, limit: int = 10) -> tuple[RecommendationRecord, str] | None:
         """The newest record that recommended an item whose title ``text`` mentions."""

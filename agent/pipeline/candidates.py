@@ -7,11 +7,14 @@
 - ``popularity``: the back-fill, and all a brand-new user has;
 - ``repeat``: what the user buys again (their own purchase frequency, recency and re-buy cycle),
   only where seen items may return;
-- ``asked``: items of the topics the person asked for more of ("more comedies").
+- ``asked``: items of the topics the person asked for ("more comedies", "only comedies", a pinned
+  topic), items like the ones they named ("like the third one", "like what I watched lately"),
+  and their own items where they asked to watch or buy again.
 
 Seen items return only when asked for or where the settings' ``allow_seen`` lets them (groceries;
-None counts as no here: serving resolves it from the domain). Disliked items and topics the
-person excluded never enter.
+None counts as no here: serving resolves it from the domain); "ones I haven't seen" keeps them out
+everywhere. Disliked items, items hidden by the chat (already shown) and topics the person
+excluded never enter; with "only" topics, nothing outside them does.
 """
 
 from __future__ import annotations
@@ -65,12 +68,14 @@ class CandidateGenerator:
         self._settings = settings
 
     def generate(
-        self, user: UserSnapshot, refinement: Refinement | None = None, include_seen: bool = False
+        self, user: UserSnapshot, refinement: Refinement | None = None, include_seen: bool = False,
+        hide: set[str] | frozenset[str] = frozenset(),
     ) -> CandidateSet:
         """Every source's candidates for the user as the snapshot shows them (no read of the user here)."""
         history = user.recent_items
-        allow_seen = include_seen or bool(self._settings.allow_seen)
-        excluded = user.excluded(allow_seen)
+        seen_wish = refinement.seen if refinement is not None else None
+        allow_seen = seen_wish != "unseen" and (include_seen or bool(self._settings.allow_seen) or seen_wish == "seen")
+        excluded = user.excluded(allow_seen) | set(hide)
         result = CandidateSet(user=user.user, history=history, excluded=excluded)
         per_source = self._settings.candidates_per_source
         for source, scores in self._behaviour.scores(history).items():
@@ -81,8 +86,13 @@ class CandidateGenerator:
             self._from_memory(result, user, per_source)
         if refinement is not None:
             self._asked_for(result, refinement, per_source)
+            self._like(result, refinement, user, per_source)
+            if seen_wish == "seen":
+                self._again(result, user)
             if refinement.exclude_topics:
                 self._drop_topics(result, refinement.exclude_topics)
+            if refinement.only_topics:
+                self._keep_topics(result, refinement.only_topics)
         return result
 
     def _repeats(self, result: CandidateSet, user: UserSnapshot, k: int) -> None:
@@ -98,17 +108,39 @@ class CandidateGenerator:
             result.per_source["repeat"] = chosen
 
     def _asked_for(self, result: CandidateSet, refinement: Refinement, k: int) -> None:
-        """Topics the person asked for more of bring their own items (nearest the topic's centre)."""
+        """Topics the person asked for (more of, only, pinned) bring their own items (nearest the topic's centre)."""
         topics = self._memory.catalog.topics()
         scores: dict[str, float] = {}
-        for topic, boost in refinement.topic_boosts.items():
-            if boost <= 0 or topic not in topics:
+        wanted = [t for t, boost in refinement.topic_boosts.items() if boost > 0]
+        for topic in dict.fromkeys([*wanted, *sorted(refinement.only_topics), *sorted(refinement.pinned_topics)]):
+            if topic not in topics:
                 continue
             for match in self._memory.nearest_items(topics[topic].vector, k, result.excluded, within=topic):
                 scores[match.item_id] = max(scores.get(match.item_id, -np.inf), match.similarity)
                 result.interest_of.setdefault(match.item_id, topic)
         if scores:
             result.per_source["asked"] = scores
+
+    def _like(self, result: CandidateSet, refinement: Refinement, user: UserSnapshot, k: int) -> None:
+        """Items near the ones named ("like the third one") or near what the person did lately."""
+        anchors = list(self._memory.catalog.vectors(refinement.like_items).values())
+        if refinement.like_recent:
+            anchors += [interest.vector for interest in user.interests.get("short_term", ())[:VECTORS_PER_KIND]]
+        if not anchors:
+            return
+        scores = result.per_source.setdefault("asked", {})
+        for matches in self._memory.nearest_items_many(anchors, k, result.excluded | set(refinement.like_items)):
+            for match in matches:
+                scores[match.item_id] = max(scores.get(match.item_id, -np.inf), match.similarity)
+
+    def _again(self, result: CandidateSet, user: UserSnapshot) -> None:
+        """'Something I've seen before': only the person's own liked items, the most liked first."""
+        liked: dict[str, float] = {}
+        for event in user.recent:
+            if event.weight > 0 and event.item not in user.disliked:
+                liked[event.item] = liked.get(event.item, 0.0) + event.weight
+        result.per_source["asked"] = {**result.per_source.get("asked", {}), **liked}
+        result.keep(set(liked))
 
     def _from_memory(self, result: CandidateSet, user: UserSnapshot, k: int) -> None:
         interests = [
@@ -127,6 +159,12 @@ class CandidateGenerator:
         for source, scores in per_source.items():
             if scores:
                 result.per_source[source] = dict(sorted(scores.items(), key=lambda pair: -pair[1])[:k])
+
+    def _keep_topics(self, result: CandidateSet, topics: set[str]) -> None:
+        entries = self._memory.catalog.entries(result.item_ids)
+        inside = {item for item, entry in entries.items() if any(node in topics for pair in entry.pairs for node in pair)}
+        result.excluded |= set(entries) - inside
+        result.keep(inside)
 
     def _drop_topics(self, result: CandidateSet, topics: set[str]) -> None:
         entries = self._memory.catalog.entries(result.item_ids)

@@ -1,104 +1,113 @@
-"""Turn "less horror", "no musicals", "something lighter", "newer" into filters and boosts.
+"""What a person asked to change about the next list, ready to apply: filters, boosts, years,
+how many, seen or not, "like this one", a surprise.
 
-A refinement accumulates over a chat session (each turn adds to the last) and is applied
-to the next recommendation: excluded topics are filtered out, boosted and damped topics
-shift the fused score, and a year preference re-weights by release year.
+A session keeps one refinement and each turn's slots are merged into it (``merged_with``), so a
+refinement holds until it is changed or reset; the chat's reply names what is active
+(``describe``). The API builds the same object from its request fields.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# Spoken words for catalog topics; a topic label also matches itself and its plural, as a whole word whatever
-# noun follows it ("no war stories" finds War).
-TOPIC_SYNONYMS = {
-    "horror": ["scary", "slasher", "slashers"],
-    "sci-fi": ["science fiction", "scifi", "sci fi", "space"],
-    "comedy": ["comedies", "funny", "funnier"],
-    "animation": ["animated", "cartoon", "cartoons", "anime"],
-    "children's": ["kids", "children", "family"],
-    "romance": ["romantic", "romcom", "romcoms", "love stories"],
-    "documentary": ["documentaries", "docs"],
-    "film-noir": ["noir"],
-    "musical": ["musicals"],
-    "thriller": ["thrillers", "suspense"],
-}
-LIGHT_TOPICS = ("comedy", "animation", "children's", "musical", "romance")
-DARK_TOPICS = ("horror", "thriller", "war", "crime", "film-noir")
-_EXCLUDE = r"(?:no|nothing|without|skip(?: the)?|avoid|not|anything but|drop|except|take out|remove)"
-_DAMPEN = r"(?:less|fewer|not so much|not as much|not so many)"
-_BOOST = r"(?:more|only|just|extra|some)"
-_NEWER = re.compile(r"\b(?:newer|recent|more recent|new ones|latest|modern)\b", re.IGNORECASE)
-_OLDER = re.compile(r"\b(?:older|classics?|old ones|vintage|from the (?:[2-6]0s|19[2-6]0s))\b", re.IGNORECASE)
-_LIGHTER = re.compile(r"\b(?:lighter|light-hearted|lighthearted|happier|feel-good|fun|cheerful|funnier)\b", re.I)
-_DARKER = re.compile(r"\b(?:darker|grittier|scarier|heavier|intense)\b", re.IGNORECASE)
+Seen = Literal["unseen", "seen"]
 
 
 class Refinement(BaseModel):
-    """What the person asked to change, ready to apply to a candidate list."""
+    """The session's standing changes to a recommendation (all optional; empty changes nothing)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    exclude_topics: set[str] = Field(default_factory=set, description="Topic ids never to show.")
-    topic_boosts: dict[str, float] = Field(default_factory=dict, description="Topic id -> added score.")
+    exclude_topics: set[str] = Field(default_factory=set, description="Node ids never to show.")
+    only_topics: set[str] = Field(default_factory=set, description="Node ids to show only (any of them).")
+    topic_boosts: dict[str, float] = Field(default_factory=dict, description="Node id -> added score (+ more, - less).")
     year_preference: int = Field(default=0, ge=-1, le=1, description="+1 newer, -1 older, 0 none.")
+    year_from: int | None = Field(default=None, ge=1000, le=3000, description="Earliest release year shown.")
+    year_to: int | None = Field(default=None, ge=1000, le=3000, description="Latest release year shown.")
+    count: int | None = Field(default=None, ge=1, le=20, description="How many items a list shows.")
+    seen: Seen | None = Field(default=None, description="unseen: only items the person has not had; seen: only ones "
+                              "they have (watch or buy again).")
+    like_items: list[str] = Field(default_factory=list, max_length=5, description="Items the list should be like.")
+    like_recent: bool = Field(default=False, description="Like what the person did lately.")
+    surprise: bool = Field(default=False, description="Further from the usual: more varied, less of the top topics.")
+    pinned_topics: set[str] = Field(default_factory=set, description="Standing: node ids every list holds some of "
+                                    "(the person pinned them; set from the memory, not by a turn).")
 
-    def merged_with(self, newer: Refinement) -> Refinement:
-        boosts = dict(self.topic_boosts)
-        for topic, boost in newer.topic_boosts.items():
-            boosts[topic] = boosts.get(topic, 0.0) + boost
-        excluded = (self.exclude_topics | newer.exclude_topics) - {t for t, b in newer.topic_boosts.items() if b > 0}
-        return Refinement(
-            exclude_topics=excluded,
-            topic_boosts=boosts,
-            year_preference=newer.year_preference or self.year_preference,
-        )
+    @model_validator(mode="after")
+    def _years_in_order(self) -> Refinement:
+        if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
+            raise ValueError(f"year_from {self.year_from} is after year_to {self.year_to}")
+        return self
 
     @property
     def is_empty(self) -> bool:
-        return not self.exclude_topics and not self.topic_boosts and self.year_preference == 0
+        return self == Refinement()
+
+    @property
+    def has_years(self) -> bool:
+        return self.year_from is not None or self.year_to is not None
+
+    def merged_with(self, newer: Refinement) -> Refinement:
+        """This session's refinement with a later turn's on top: the later one wins where they differ."""
+        boosts = dict(self.topic_boosts)
+        for topic, boost in newer.topic_boosts.items():
+            boosts[topic] = boosts.get(topic, 0.0) + boost
+        lifted = {topic for topic, boost in newer.topic_boosts.items() if boost > 0} | newer.only_topics
+        excluded = (self.exclude_topics - lifted) | newer.exclude_topics
+        if newer.only_topics:  # "only comedies" replaces an earlier "only ..."
+            only = set(newer.only_topics)
+        else:  # "also some dramas" widens a standing "only"
+            only = (self.only_topics | {t for t, b in newer.topic_boosts.items() if b > 0 and self.only_topics})
+        only -= newer.exclude_topics
+        for topic in newer.exclude_topics | newer.only_topics:
+            boosts.pop(topic, None)
+        years_changed = newer.has_years or newer.year_preference != 0
+        return Refinement(
+            exclude_topics=excluded,
+            only_topics=only,
+            topic_boosts={topic: boost for topic, boost in boosts.items() if boost},
+            year_preference=newer.year_preference if years_changed else self.year_preference,
+            year_from=newer.year_from if years_changed else self.year_from,
+            year_to=newer.year_to if years_changed else self.year_to,
+            count=newer.count or self.count,
+            seen=newer.seen or self.seen,
+            like_items=newer.like_items or ([] if newer.like_recent else self.like_items),
+            like_recent=newer.like_recent or (self.like_recent and not newer.like_items),
+            surprise=newer.surprise or self.surprise,
+        )
+
+    def describe(self, labels: Mapping[str, str], titles: Mapping[str, str], plural: str = "items") -> list[str]:
+        """What is active, in words ("no Horror", "from 1990 to 1999", "3 picks"), for the chat's reply."""
+        name = lambda node: labels.get(node, node)  # noqa: E731
+        parts = [f"only {_and(sorted(map(name, self.only_topics)))}"] if self.only_topics else []
+        parts += [f"no {name(node)}" for node in sorted(self.exclude_topics, key=name)]
+        parts += [f"more {name(t)}" for t, b in sorted(self.topic_boosts.items(), key=lambda p: name(p[0])) if b > 0]
+        parts += [f"less {name(t)}" for t, b in sorted(self.topic_boosts.items(), key=lambda p: name(p[0])) if b < 0]
+        if self.has_years:
+            parts.append(_years(self.year_from, self.year_to))
+        elif self.year_preference:
+            parts.append("newer" if self.year_preference > 0 else "older")
+        if self.like_items:
+            parts.append("like " + _and([titles.get(item, item) for item in self.like_items]))
+        if self.like_recent:
+            parts.append("like what you had lately")
+        if self.seen:
+            parts.append(f"only {plural} you have not had yet" if self.seen == "unseen" else f"only {plural} you had")
+        if self.surprise:
+            parts.append("a surprise")
+        if self.count:
+            parts.append(f"{self.count} {'pick' if self.count == 1 else 'picks'}")
+        return parts
 
 
-def parse_refinement(text: str, topics: Mapping[str, str], boost: float = 1.0) -> Refinement:
-    """Refinement in ``text``; ``topics`` maps each topic label (e.g. 'Horror') to its node id."""
-    lowered = f" {text.lower()} "
-    excluded: set[str] = set()
-    boosts: dict[str, float] = {}
-    for label, topic_id in topics.items():
-        words = _topic_words(label)
-        if _near(lowered, _EXCLUDE, words):
-            excluded.add(topic_id)
-        elif _near(lowered, _DAMPEN, words):
-            boosts[topic_id] = boosts.get(topic_id, 0.0) - boost
-        elif _near(lowered, _BOOST, words):
-            boosts[topic_id] = boosts.get(topic_id, 0.0) + boost
-    by_label = {label.lower(): topic_id for label, topic_id in topics.items()}
-    if _LIGHTER.search(text):
-        _shift(boosts, by_label, LIGHT_TOPICS, DARK_TOPICS, boost)
-    if _DARKER.search(text):
-        _shift(boosts, by_label, DARK_TOPICS, LIGHT_TOPICS, boost)
-    year = 1 if _NEWER.search(text) else -1 if _OLDER.search(text) else 0
-    return Refinement(exclude_topics=excluded, topic_boosts=boosts, year_preference=year)
+def _years(start: int | None, end: int | None) -> str:
+    if start is not None and end is not None:
+        return f"from {start}" if start == end else f"from {start} to {end}"
+    return f"from {start} on" if start is not None else f"up to {end}"
 
 
-def _topic_words(label: str) -> list[str]:
-    base = label.lower()
-    return [base, f"{base}s", *TOPIC_SYNONYMS.get(base, [])]
-
-
-def _near(text: str, trigger: str, words: list[str]) -> bool:
-    """A trigger word followed, within three words, by one of the topic's words."""
-    alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
-    return re.search(rf"\b{trigger}\b(?:\s+\w+){{0,3}}?\s+(?:{alternatives})\b", text) is not None
-
-
-def _shift(boosts: dict[str, float], by_label: Mapping[str, str], up: tuple[str, ...], down: tuple[str, ...], size: float):
-    for label in up:
-        if label in by_label:
-            boosts[by_label[label]] = boosts.get(by_label[label], 0.0) + size
-    for label in down:
-        if label in by_label:
-            boosts[by_label[label]] = boosts.get(by_label[label], 0.0) - size
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1] if words else ""

@@ -4,7 +4,7 @@ refinements, then balance relevance with coverage (MMR plus a per-topic cap)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,6 +20,9 @@ from memory.catalog import CatalogEntry
 # item from the bottom of the candidates to the top; "newer" moves one standard deviation of release
 # year by a quarter of the spread.
 YEAR_WEIGHT = 0.25
+LIKE_WEIGHT = 1.0  # "like the third one": a candidate as similar as the anchor itself gains one spread
+SURPRISE_DAMP = 0.5  # "surprise me": the person's two strongest topics lose half a spread
+SURPRISE_LAMBDA = 0.6
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,17 @@ def fused_pool(
     entries: Mapping[str, CatalogEntry],
     years: Mapping[str, int],
     size: int,
+    anchors: Mapping[str, np.ndarray] | None = None,
+    usual: Sequence[str] = (),
 ) -> list[RankedCandidate]:
-    """The ``size`` best candidates by weighted z-score fusion, refinements applied."""
+    """The ``size`` best candidates by weighted z-score fusion, refinements applied: ``anchors`` are the
+    vectors of the items a "like ..." names, ``usual`` the person's strongest topics ("surprise me")."""
     fused = dict(fuse(candidates.per_source, weights))
     adjustment = dict.fromkeys(fused, 0.0)
     if refinement is not None and not refinement.is_empty and fused:
         spread = max(fused.values()) - min(fused.values()) or 1.0
         _apply_refinement(adjustment, refinement, entries, years, spread)
+        _like_and_surprise(adjustment, refinement, entries, anchors or {}, usual, spread)
     ordered = sorted(fused, key=lambda item: (-(fused[item] + adjustment[item]), item))[:size]
     return [
         RankedCandidate(
@@ -73,21 +80,45 @@ def with_source(
 
 def diversify(
     pool: list[RankedCandidate], vectors: Mapping[str, np.ndarray], entries: Mapping[str, CatalogEntry],
-    settings: AgentSettings, k: int,
+    settings: AgentSettings, k: int, refinement: Refinement | None = None,
 ) -> list[RankedCandidate]:
-    """k items by MMR over item vectors, at most ``max_topic_share`` of them (rounded up) from one topic,
-    never two with the same title (one product under several ids: the best-scored one stays)."""
+    """k items by MMR over item vectors, at most ``max_topic_share`` of them (rounded up) from one topic (no cap
+    where the person asked for only some topics), never two with the same title (one product under several
+    ids: the best-scored one stays), each pinned topic holding a place where the pool has one of its items;
+    "surprise me" weighs variety more."""
     pool = distinct_titles(pool, entries)
     group_of = {item: entry.pairs[0][0] for item, entry in entries.items() if entry.pairs}
-    share = settings.max_topic_share
+    share = None if refinement is not None and refinement.only_topics else settings.max_topic_share
+    surprise = refinement is not None and refinement.surprise
     chosen = mmr(
-        [(c.item_id, c.score) for c in pool], vectors, k,
-        lambda_=settings.mmr_lambda, group_of=group_of, max_per_group=None if share is None else math.ceil(share * k),
+        [(c.item_id, c.score) for c in pool], vectors, k, lambda_=SURPRISE_LAMBDA if surprise else settings.mmr_lambda,
+        group_of=group_of, max_per_group=None if share is None else math.ceil(share * k),
     )
     if len(chosen) < min(k, len(pool)):  # the cap left too few: fill by relevance
         chosen += [c.item_id for c in pool if c.item_id not in chosen][: k - len(chosen)]
+    if refinement is not None and refinement.pinned_topics:
+        chosen = _with_pinned(chosen, pool, entries, refinement.pinned_topics)
     by_id = {c.item_id: c for c in pool}
     return [by_id[item] for item in chosen]
+
+
+def _with_pinned(chosen: list[str], pool: list[RankedCandidate], entries: Mapping[str, CatalogEntry],
+                 pinned: set[str]) -> list[str]:
+    """Each pinned topic holds a place: its best pool item replaces the lowest pick that no pin needs."""
+    chosen = list(chosen)
+    for topic in sorted(pinned):
+        if any(topic in _nodes(entries.get(item)) for item in chosen):
+            continue
+        best = next((c.item_id for c in pool if topic in _nodes(entries.get(c.item_id)) and c.item_id not in chosen),
+                    None)
+        spare = [item for item in reversed(chosen) if not pinned & _nodes(entries.get(item))]
+        if best is not None and spare:
+            chosen[chosen.index(spare[0])] = best
+    return chosen
+
+
+def _nodes(entry: CatalogEntry | None) -> set[str]:
+    return {node for pair in entry.pairs for node in pair} if entry else set()
 
 
 def distinct_titles(pool: list[RankedCandidate], entries: Mapping[str, CatalogEntry]) -> list[RankedCandidate]:
@@ -101,6 +132,29 @@ def distinct_titles(pool: list[RankedCandidate], entries: Mapping[str, CatalogEn
             seen.add(title)
             kept.append(candidate)
     return kept
+
+
+def within_years(refinement: Refinement | None, years: Mapping[str, int]) -> set[str] | None:
+    """The items a year range keeps (None: no range asked, or no item here has a year to judge by)."""
+    if refinement is None or not refinement.has_years or not years:
+        return None
+    low, high = refinement.year_from or -math.inf, refinement.year_to or math.inf
+    return {item for item, year in years.items() if low <= year <= high}
+
+
+def _like_and_surprise(adjustment: dict[str, float], refinement: Refinement, entries: Mapping[str, CatalogEntry],
+                       anchors: Mapping[str, np.ndarray], usual: Sequence[str], spread: float) -> None:
+    if anchors:
+        matrix = np.stack([vector / (np.linalg.norm(vector) or 1.0) for vector in anchors.values()])
+        for item in adjustment:
+            entry = entries.get(item)
+            if entry is not None:
+                vector = entry.vector / (np.linalg.norm(entry.vector) or 1.0)
+                adjustment[item] += spread * LIKE_WEIGHT * float(np.max(matrix @ vector))
+    if refinement.surprise and usual:
+        for item in adjustment:
+            if set(usual) & _nodes(entries.get(item)):
+                adjustment[item] -= spread * SURPRISE_DAMP
 
 
 def _apply_refinement(

@@ -26,12 +26,13 @@ def _texts(service, message: str, session: str = "g1") -> list[str]:
 
 def test_every_chat_text_under_grocery_words_speaks_of_products(tmp_path: Path):
     service = build_service(tmp_path, None, GROCERY_WORDS)
-    spoken = []
+    spoken = _texts(service, "loved that one", session="g0")  # nothing shown yet: which one?
     for message in ("recommend something", "why the second product?", "loved it", "hello", "what is my taste?"):
         spoken += _texts(service, message)
     assert spoken and not [text for text in spoken if MOVIE_WORDS.search(text)]
     joined = " ".join(spoken)
     assert "Which product do you mean?" in joined and "I can recommend products" in joined
+    assert "Glad you liked" in joined  # "loved it" right after "why the second product?" is about that one
     assert "products bought together" in joined or "what people buy next" in joined  # the why's sources
 
 

@@ -1,60 +1,56 @@
-"""Refinements parsed from chat and accumulated over a session."""
+"""A session's refinement: later turns win where they differ, "only" is replaced or widened, years and
+recency replace each other, and what is active reads as words."""
 
 from __future__ import annotations
 
-from agent.pipeline.refinement import Refinement, parse_refinement
+import pytest
+from pydantic import ValidationError
 
-TOPICS = {
-    "Horror": "t:horror",
-    "Comedy": "t:comedy",
-    "Sci-Fi": "t:sci-fi",
-    "Musical": "t:musical",
-    "War": "t:war",
-    "Animation": "t:animation",
-    "Drama": "t:drama",
-}
+from agent.pipeline.refinement import Refinement
+
+LABELS = {"t:horror": "Horror", "t:comedy": "Comedy", "t:drama": "Drama", "t:sci-fi": "Sci-Fi"}
 
 
-def test_no_and_without_exclude_topics():
-    assert parse_refinement("no horror please", TOPICS).exclude_topics == {"t:horror"}
-    assert parse_refinement("without the war movies", TOPICS).exclude_topics == {"t:war"}
-    assert parse_refinement("skip the musicals", TOPICS).exclude_topics == {"t:musical"}
+def test_a_later_boost_lifts_an_earlier_exclusion_and_an_exclusion_drops_a_boost():
+    first = Refinement(exclude_topics={"t:horror"}, topic_boosts={"t:drama": -1.0})
+    merged = first.merged_with(Refinement(topic_boosts={"t:horror": 1.0}, exclude_topics={"t:drama"}))
+    assert merged.exclude_topics == {"t:drama"} and merged.topic_boosts == {"t:horror": 1.0}
 
 
-def test_less_dampens_and_more_boosts_without_excluding():
-    refinement = parse_refinement("less horror, more comedies", TOPICS)
-    assert refinement.exclude_topics == set()
-    assert refinement.topic_boosts == {"t:horror": -1.0, "t:comedy": 1.0}
+def test_only_is_replaced_by_a_new_only_and_widened_by_more():
+    only = Refinement(only_topics={"t:comedy"})
+    assert only.merged_with(Refinement(only_topics={"t:drama"})).only_topics == {"t:drama"}
+    widened = only.merged_with(Refinement(topic_boosts={"t:drama": 1.0}))
+    assert widened.only_topics == {"t:comedy", "t:drama"}
+    assert widened.merged_with(Refinement(exclude_topics={"t:comedy"})).only_topics == {"t:drama"}
 
 
-def test_synonyms_match_topics():
-    assert parse_refinement("nothing scary, no science fiction", TOPICS).exclude_topics == {"t:horror", "t:sci-fi"}
-    assert parse_refinement("only animated ones", TOPICS).topic_boosts == {"t:animation": 1.0}
+def test_years_and_recency_replace_each_other_and_the_rest_holds():
+    decade = Refinement(year_from=1990, year_to=1999, count=3, seen="unseen")
+    newer = decade.merged_with(Refinement(year_preference=1))
+    assert (newer.year_from, newer.year_to, newer.year_preference) == (None, None, 1)
+    assert newer.count == 3 and newer.seen == "unseen"
+    back = newer.merged_with(Refinement(year_from=1980, year_to=1989))
+    assert (back.year_from, back.year_to, back.year_preference) == (1980, 1989, 0)
 
 
-def test_lighter_shifts_light_up_and_dark_down():
-    boosts = parse_refinement("something lighter", TOPICS).topic_boosts
-    assert boosts["t:comedy"] > 0 and boosts["t:animation"] > 0
-    assert boosts["t:horror"] < 0 and boosts["t:war"] < 0
-    assert "t:drama" not in boosts
+def test_like_items_and_like_recent_replace_each_other():
+    liked = Refinement(like_items=["i1"])
+    assert liked.merged_with(Refinement(like_recent=True)).like_items == []
+    assert liked.merged_with(Refinement(like_recent=True)).merged_with(Refinement(like_items=["i2"])).like_recent is False
 
 
-def test_year_preference():
-    assert parse_refinement("something newer?", TOPICS).year_preference == 1
-    assert parse_refinement("older classics please", TOPICS).year_preference == -1
-    assert parse_refinement("less horror", TOPICS).year_preference == 0
+def test_describe_names_every_active_refinement_in_words():
+    refinement = Refinement(only_topics={"t:comedy"}, exclude_topics={"t:horror"}, topic_boosts={"t:drama": -1.0},
+                            year_from=1990, year_to=1999, count=3, like_items=["i1"], seen="unseen", surprise=True)
+    assert refinement.describe(LABELS, {"i1": "Heat"}, "movies") == [
+        "only Comedy", "no Horror", "less Drama", "from 1990 to 1999", "like Heat",
+        "only movies you have not had yet", "a surprise", "3 picks"]
+    assert Refinement(year_preference=-1).describe(LABELS, {}) == ["older"]
+    assert Refinement(year_to=1979).describe(LABELS, {}) == ["up to 1979"]
 
 
-def test_turns_accumulate_and_asking_for_a_topic_lifts_its_exclusion():
-    first = parse_refinement("no horror", TOPICS)
-    second = parse_refinement("newer, and fewer dramas", TOPICS)
-    merged = first.merged_with(second)
-    assert merged.exclude_topics == {"t:horror"}
-    assert merged.topic_boosts == {"t:drama": -1.0} and merged.year_preference == 1
-    lifted = merged.merged_with(parse_refinement("ok, more horror after all", TOPICS))
-    assert "t:horror" not in lifted.exclude_topics and lifted.topic_boosts["t:horror"] == 1.0
-
-
-def test_plain_request_is_empty():
-    assert parse_refinement("recommend something", TOPICS).is_empty
-    assert Refinement().is_empty
+def test_empty_and_invalid_refinements():
+    assert Refinement().is_empty and not Refinement(count=2).is_empty
+    with pytest.raises(ValidationError, match="year_from 2000 is after year_to 1990"):
+        Refinement(year_from=2000, year_to=1990)

@@ -1,0 +1,52 @@
+"""Words that settle what a message asks for, before the classifier is asked.
+
+A question about a reason ("why", "what made you pick"), about the person's taste ("my taste",
+"what do I usually watch"), a verdict on something shown ("loved it", "the last one was
+perfect") and a request for items ("give me", "what should I buy") are marked in most
+languages of chat by a few words; where they are present the grammar decides, and where none
+is, the classifier does (it was trained for the open-ended rest).
+"""
+
+from __future__ import annotations
+
+import re
+
+WHY = re.compile(
+    r"^\s*why\b(?!\s+not\b)|\bwhy (?:did|do|is|was|are|were|would|this|that|these|the|on earth|'d|'s)\b|"
+    r"\bwhat made you\b|\bhow come\b|\bhow did you (?:land on|pick|choose|come up with|decide|end up|get to|find)\b|"
+    r"\bwhat makes you think\b|\bexplain (?:yourself|that|this|the|why|your|how)\b|\bwhat's the reason\b|"
+    r"\breason (?:for|behind)\b|\bwhat's behind\b|\bwhy's\b|\bbased on what\b|\bwhere did (?:that|this|it) come from\b|"
+    r"\bwhat (?:about me|in my history) (?:made|makes)\b|\bjustify\b")
+PROFILE = re.compile(
+    r"\bmy (?:taste|tastes|profile|interests|preferences|habits|type|viewing|shopping|reading)\b|"
+    r"\bwhat (?:do|did) i (?:usually|normally|typically|mostly|tend to|generally|actually)\b|"
+    r"\bwhat (?:do|did) you (?:think|reckon|guess) i (?:like|want|enjoy|am into|'m into)\b|"
+    r"\bwhat kind of (?:viewer|shopper|reader|person|customer|watcher|buyer) am i\b|"
+    r"\bhow (?:have|has|did) my\b|\bwhere (?:are|is) my (?:tastes?|interests?) (?:heading|going)\b|"
+    r"\bwhat (?:will|would) i (?:like|want|be into) next\b|\bam i (?:more|less|still) (?:into|a)\b|"
+    r"\bwhat am i into\b|\bdescribe me\b|\bsum me up\b|\bwhat's my (?:vibe|thing|type)\b")
+SENTIMENT_GOOD = re.compile(
+    r"\b(?:loved|love|liked|like|enjoyed|great|perfect|amazing|awesome|fantastic|brilliant|excellent|good one|"
+    r"nice one|spot on|nailed it|thumbs up|fave|favou?rite|wonderful|superb|solid|delicious|tasty|hit the spot|"
+    r"well done|cool pick|good pick|great pick|love it|loved it)\b|👍|❤️|😍")
+SENTIMENT_BAD = re.compile(
+    r"\b(?:not for me|didn't like|did not like|don't like|hated?|dislike[ds]?|boring|awful|terrible|meh|"
+    r"no thanks|thumbs down|not my thing|bad|worst|dull|horrible|disgusting|gross|overrated|rubbish|trash|"
+    r"waste|a miss|missed|nope|yuck|stale|too sweet|too salty|not great|not good|disappointing)\b|👎")
+REFERENT = re.compile(
+    r"\b(?:it|that one|this one|that|this|the (?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th)) "
+    r"(?:one|pick|suggestion|movie|film|product|item)?|that last one|the last one|your (?:pick|suggestion)|"
+    r"that suggestion|that pick|those|these|the (?:movie|film|product|item|pick|suggestion))\b")
+REQUEST = re.compile(
+    r"\b(?:recommend|recommendations?|suggest|suggestions?|give me|show me|find me|get me|pick (?:me|something|"
+    r"one|a)|picks|what should i|what can i|what could i|anything (?:good|worth|new|to)|something (?:for|to|good|"
+    r"worth)|need (?:a|an|some|something|ideas)|want (?:a|an|some|something)|looking for|in the mood for|"
+    r"surprise me|what else|what's good|whats good|any ideas|ideas for|options for|what do you have|"
+    r"hit me with|throw me|line up|shopping list|what to (?:watch|buy|read|get|try|cook|eat)|for tonight|"
+    r"tonight|this weekend|more please|show more|more like|next page|another (?:list|batch|round|one)|"
+    r"what goes with|i'm bored|help me (?:pick|choose|find|decide))\b")
+SMALL_TALK = re.compile(
+    r"^\s*(?:hi|hello|hey|yo|thanks|thank you|cheers|bye|goodbye|good (?:morning|night|evening)|ok|okay|cool|"
+    r"how are you|who are you|what can you do|help)\b")
+TRIVIA = re.compile(r"\b(?:what year|who (?:directed|starred|wrote|made|plays)|how long is|when (?:did|was)|"
+                    r"what time|who is in|what's the weather|is it (?:raining|sunny))\b")
