@@ -114,6 +114,19 @@ def edit_words(edit: MemoryEdit, labels: Mapping[str, str], titles: Mapping[str,
     return "an edit undone"
 
 
+def undone_words(edit: MemoryEdit, labels: Mapping[str, str], titles: Mapping[str, str]) -> str:
+    """What taking ``edit`` back means, in words ("Action no longer fades")."""
+    names = " and ".join(labels.get(node, node) for node in edit.nodes)
+    if edit.kind == EditKind.FADE:
+        return f"{names} no longer fades; it counts fully again"
+    if edit.kind == EditKind.PIN:
+        return f"{names} is no longer pinned"
+    if edit.kind == EditKind.UNPIN:
+        return f"{names} is pinned again"
+    shown = list(dict.fromkeys(titles.get(event, "") for event in edit.event_ids if titles.get(event)))
+    return f"{', '.join(shown[:3]) or 'those events'} count again in your interests"
+
+
 def edit_views(state: EditState, labels: Mapping[str, str], titles: Mapping[str, str], plural: str) -> list[EditView]:
     """The edits in force (unpins are folded into their pins), oldest first."""
     return [EditView(id=edit.id, kind=edit.kind, text=edit_words(edit, labels, titles, plural),

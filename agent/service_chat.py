@@ -11,7 +11,7 @@ from agent.chat.conversation import Conversations
 from agent.chat.mentions import mentioned_items, position_reference
 from agent.chat.sessions import SessionState
 from agent.chat.topic_words import TopicLexicon
-from agent.chat.turns import TurnContext, title_spans
+from agent.chat.turns import TurnContext, fuzzy_items, title_spans
 from agent.settings import AgentConfig
 from memory.edits import is_behaviour
 from memory.models import Event, Item
@@ -49,6 +49,7 @@ class ChatSupport:
             catalog_titles=lambda text: title_spans(text, self._catalog_pairs(text)),
             position_in=lambda text: position_reference(text, len(state.last_list), self.settings.words),
             items_under=lambda nodes: self.items_under(user, nodes),
+            history_fuzzy=lambda words: fuzzy_items(words, self._history_pairs(user)),
         )
 
     def items_under(self, user: str, nodes: Sequence[str]) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.edits import EditOutcome, EditView, edit_views, edit_words
+from agent.edits import EditOutcome, EditView, edit_views, undone_words
 from agent.explain.guards import without_node_ids
 from agent.forecast.shown import forecast_paragraph
 from memory.editing import EditResult, UnknownNodeError
@@ -80,7 +80,7 @@ class EditSupport:
         names = " and ".join(labels.get(node, node) for node in edit.nodes)
         titles = self.item_titles(getattr(request, "items", []))
         shown = ", ".join(titles.values()) or f"{result.events} events"
-        undone = edit_words(result.undone, labels, self._event_titles(user), plural) if result.undone else None
+        undone = undone_words(result.undone, labels, self._event_titles(user)) if result.undone else None
         text = {
             EditKind.FADE: f"Done: {names} fades from what I know about you ({result.events} past {plural} count "
                            "less now; your history stays). Say \"undo\" to take it back.",

@@ -82,6 +82,20 @@ def bench_reload(
                f"over {reloads} reloads (p95 {result['reload']['p95_ms']} ms)")
 
 
+@bench_app.command("conversation")
+def bench_conversation(
+    results: ResultsOption = RESULTS_DIR,
+    cache: Annotated[Path, typer.Option(help="Where the demos are loaded once (each run works on a copy).")] = (
+        Path.home() / ".cache" / "shiftrec" / "bench-conversation"),
+) -> None:
+    """The chat on the labelled dialogue set (intent, slots, state, memory edits, questions) and the intent sets."""
+    from bench.conversation_bench import run_conversation_bench
+
+    result = run_conversation_bench(cli_settings(), results, cache)
+    typer.echo(f"{result['turns']} turns: intent {result['intent_accuracy']}, slot F1 {result['slot_f1']}, state "
+               f"{result['state_accuracy']}, edits {result['edit_success']}, blind {result['blind_intent_accuracy']}")
+
+
 @bench_app.command("agent")
 def bench_agent(
     results: ResultsOption = RESULTS_DIR,

@@ -110,7 +110,9 @@ class MemoryEditor:
                 raise EditRefusedError(self._not_in_history(items, memory))
             full = self._store.get_events([row.id for row in rows], vectors=False)
             self._store.blank_events([erased_row(full[row.id], self._store.dimension) for row in rows])
-            edit = MemoryEdit(id=new_edit_id(user, EditKind.FORGET), kind=EditKind.FORGET, at=at, removed=len(rows))
+            forgotten = len({str(row.metadata["item"]) for row in rows})
+            edit = MemoryEdit(id=new_edit_id(user, EditKind.FORGET), kind=EditKind.FORGET, at=at, removed=len(rows),
+                              items=forgotten)
             return self._log(memory, edit, len(rows), refold=True)
 
     def undo(self, user: str, at: float) -> EditResult:

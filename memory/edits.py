@@ -63,6 +63,7 @@ class MemoryEdit(BaseModel):
     reason: str | None = Field(default=None, description="not_mine: kids, gift or someone_else.")
     undoes: str | None = Field(default=None, description="undo: the id of the edit it undoes.")
     removed: int = Field(default=0, description="forget: how many events were deleted (the item is not kept).")
+    items: int = Field(default=0, description="forget: how many items were forgotten.")
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_defaults=True)

@@ -21,9 +21,9 @@ from pydantic import BaseModel
 from memory.catalog import Catalog, CatalogEntry
 from memory.interests import MemoryMath, UserMemory, WindowEvent
 from memory.models import Event
+from memory.replay import fold_log
 from memory.rows import Row
 from memory.settings import MemorySettings
-from memory.replay import fold_log
 from memory.state_rows import (
     all_rows,
     changed_rows,

@@ -24,7 +24,6 @@ from memory.edits import is_behaviour, is_edit
 from memory.interests import MemoryMath, UserMemory
 from memory.replay import fold_log
 from memory.rows import Row
-from memory.taxonomy import Chain
 from memory.state_rows import (
     event_row_id,
     memory_from_rows,
@@ -32,6 +31,7 @@ from memory.state_rows import (
     window_event_from_metadata,
 )
 from memory.store import ChromaStore
+from memory.taxonomy import Chain
 
 _TAIL_STEP = 64  # ids asked for at once while a user's log tail is longer than known
 

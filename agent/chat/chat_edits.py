@@ -19,8 +19,14 @@ if TYPE_CHECKING:
 
 def edit_turn(run: TurnRun) -> Iterator[ChatEvent]:
     turn = run.turn
-    assert turn.edit is not None  # the reader sets it for every edit turn
-    request = edit_request(turn.edit.kind, turn.edit_topics, turn.edit_items, turn.edit.reason or "someone_else")
+    ask = turn.edit
+    assert ask is not None  # the reader sets it for every edit turn
+    if ask.kind in ("forget", "not_mine") and not turn.edit_items:
+        yield run.event("edit", text=f"I can't find \"{ask.target}\" among the {run.domain.plural} you "
+                                     f"{run.domain.past}. Nothing was changed.")
+        return
+    topics = turn.edit_topics or ([ask.target] if ask.target else [])  # an unknown name is refused by the service
+    request = edit_request(ask.kind, topics, turn.edit_items, ask.reason or "someone_else")
     try:
         outcome = run.backend.edit_memory(run.user, request)
     except UnknownUserError:

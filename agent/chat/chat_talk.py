@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from agent.chat import cues
-from agent.chat.chat_lists import stream_list
+from agent.chat.chat_lists import list_turn, stream_list
 from agent.chat.mentions import mentioned_items, position_reference
 from agent.chat.phrasing import regular
 from agent.chat.replies import chat_reply_problem, standin_reply, with_help
@@ -31,7 +31,7 @@ _STATED = re.compile(r"\b(?:i (?:really |also |just )?(?:like|love|enjoy|adore|a
 def why_turn(run: TurnRun) -> Iterator[ChatEvent]:
     found = target(run) or run.backend.records.find_by_title(run.user, run.message)
     if found is None:
-        yield run.text(f"Which recommendation do you mean? Name its title or say e.g. \"why the second one?\".")
+        yield run.text("Which recommendation do you mean? Name its title or say e.g. \"why the second one?\".")
         return
     record, item_id = found
     answer = run.backend.why(run.user, record.id, item_id)
@@ -41,6 +41,10 @@ def why_turn(run: TurnRun) -> Iterator[ChatEvent]:
 
 def feedback_turn(run: TurnRun) -> Iterator[ChatEvent]:
     item_id = _feedback_item(run)
+    slots = run.turn.slots
+    if item_id is None and (slots.exclude or slots.avoid):  # "not a big fan of musicals": fewer of them
+        yield from list_turn(run)
+        return
     if item_id is None:
         if _STATED.search(run.message):  # "I like space operas": a stated preference, not an item
             yield from _stated(run)

@@ -21,8 +21,8 @@ from agent.chat.chat_edits import edit_turn, memory_view_turn
 from agent.chat.chat_lists import list_turn
 from agent.chat.chat_talk import feedback_turn, other_turn, profile_turn, why_turn
 from agent.chat.intents import Intent
-from agent.chat.sessions import ChatLine, LocalSessions, PendingQuestion, SessionState, SessionStore
 from agent.chat.phrasing import regular
+from agent.chat.sessions import ChatLine, LocalSessions, PendingQuestion, SessionState, SessionStore
 from agent.chat.turns import Reading, Turn, TurnReader, items_named
 from agent.explain.records import Explanation, RecommendationRecord
 from agent.explain.why import WhyAnswer
@@ -127,7 +127,8 @@ class Conversations:
         context = self._service.turn_context(state)
         pending = state.pending
         if pending is not None and pending.asked_for is not None:  # "which ones?": the answer names them
-            named = items_named(regular(message), context)
+            named = items_named(regular(message), context) or (
+                context.history_fuzzy(regular(message)) if context.history_fuzzy else [])
             if named:
                 return Turn(**pending.asked_for.model_dump(exclude={"edit_items"}), edit_items=named)
         if pending is not None and pending.options:

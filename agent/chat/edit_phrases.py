@@ -32,8 +32,8 @@ _STRONG_FADE = [
     r"finished with)\s+(?:my|the|that)\s+(?P<t>.+?)\s+(?:phase|kick|streak|period|days|obsession|thing)\b",
     r"\bmy\s+(?P<t>.+?)\s+(?:phase|kick|streak|period|days|obsession)\s+(?:is|are|was|were)\s+"
     r"(?:over|done|behind me|finished)\b",
-    r"\b(?:i'm|i am)\s+(?:no longer|not)\s+(?:really |that )?(?:into|interested in|a fan of|watching|buying|"
-    r"reading|eating|drinking)\s+(?P<t>.+?)\s+(?:any ?more|these days|now)\b",
+    r"(?:\b(?:i'm|i am|we're|we are)\s+)?(?:\bno longer|\bnot)\s+(?:really |that )?(?:into|interested in|a fan of|"
+    r"watching|buying|reading|eating|drinking)\s+(?P<t>.+?)\s+(?:any ?more|these days|now)\b",
     r"\bno longer\s+(?:into|interested in|a fan of|watch|buy|read)\s+(?P<t>.+)",
     r"\b(?:i've|i have|i)\s+(?:grown|moved|got|gotten|grew)\s+(?:out of|past|over|on from)\s+(?P<t>.+)",
     r"\b(?:i've|i have|i)\s+(?:gone|went)\s+off\s+(?P<t>.+)",
@@ -47,9 +47,10 @@ _UNSURE_FADE = [
     r"\b(?:i'm|i am)\s+not\s+(?:really )?into\s+(?P<t>.+)",
 ]
 _NOT_MINE = [
-    rf"(?P<obj>.*?)\b(?:was|were|is|are)\s+(?:all |just |only |really |actually )?(?:for|bought for|watched with|"
+    rf"(?P<obj>.*?)\b(?:was|were)\s+(?:all |just |only |really |actually )?(?:for|bought for|watched with|"
     rf"watched for|picked for|got for)\s+{_WHO}",
-    rf"(?P<obj>.*?)\b(?:was|were|is|are)\s+(?:all |just |actually |really )?(?P<gift>(?:a )?(?:gifts?|presents?))\b",
+    r"(?P<obj>.*?)\b(?:was|were)\s+(?:all |just |actually |really )?(?P<gift>(?:a )?(?:gifts?|presents?))\b",
+    rf"(?P<obj>.*?)\b(?:was|were)\s+(?:all |just |actually |really )?{_WHO}'s\b",
     rf"\b(?:i\s+)?(?:bought|got|watched|picked up|ordered|rented)\s+(?P<obj>.+?)\s+(?:for|with)\s+{_WHO}",
     rf"\b{_WHO}\s+(?:watched|chose|picked|bought|wanted|ordered|used my account for)\s+(?P<obj>.+)",
     r"(?P<obj>.*?)\b(?:wasn't|weren't|was not|were not)\s+(?:me|mine|my choice|my pick)\b",
@@ -59,8 +60,9 @@ _FORGET = [
     r"\bforget\s+(?:that\s+|about\s+)?(?:i\s+|me\s+)?(?:ever\s+)?(?:watched|saw|seen|bought|read|tried|had|rated|"
     r"liked|ordered|watching|buying)\s+(?P<obj>.+)",
     r"\bforget\s+(?:about\s+)?(?P<obj>.+)",
-    r"\b(?:delete|remove|erase|wipe|scrub)\s+(?P<obj>.+?)\s+from\s+(?:my\s+)?(?:history|memory|profile|record|"
-    r"records|account|data)\b",
+    r"\b(?:delete|remove|erase|wipe|scrub)\s+(?P<obj>.+?)\s+from\s+(?:my\s+|the\s+)?(?:\w+\s+)?(?:history|memory|"
+    r"profile|record|records|account|data|list of)\b",
+    r"\b(?:delete|remove|erase|wipe|scrub)\s+(?P<obj>.+?)\s+from\s+what you (?:know|remember|have)\b",
     r"\b(?:delete|erase|wipe|remove)\s+(?:my\s+)?(?:record|history|memory)\s+of\s+(?P<obj>.+)",
 ]
 _PIN = [
@@ -77,12 +79,13 @@ _PIN = [
 _UNPIN = [
     r"\bunpin\s+(?P<t>.+)",
     r"\b(?:stop|quit|no need to keep|no need to|don't)\s+(?:always\s+)?(?:showing|show|including|include|pinning|"
-    r"pin)\s+(?:me\s+)?(?P<t>.+?)(?:\s+every time|\s+always|\s+in every list)?$",
+    r"pin|adding|add)\s+(?:me\s+)?(?:an?\s+|some\s+)?(?P<t>.+?)(?:\s+every time|\s+always|\s+in every list)?"
+    r"(?:,.*)?$",
 ]
-_UNDO = re.compile(r"^(?:please |oh |oops,? |no,? |wait,? )*(?:undo|revert|take (?:that|it) back|scratch that|"
-                   r"cancel (?:that|the last (?:edit|change|one))|put (?:it|that|them) back|restore (?:that|it)|"
-                   r"never ?mind|i didn't mean that|go back)\b")
-_SHOW = re.compile(r"\bwhat (?:do|did) you (?:know|remember|have|store|keep|believe|think you know) (?:about|on|of) me\b|"
+_UNDO = re.compile(r"\b(?:undo|revert|take (?:that|it|this) back|put (?:it|that|them) back|restore (?:that|it))\b|"
+                   r"^(?:please |oh |oops,? |no,? |wait,? |actually,? )*(?:scratch that|cancel (?:that|the last "
+                   r"(?:edit|change|one))|never ?mind|i didn't mean that|go back)\b")
+_SHOW = re.compile(r"\bwhat you (?:know|remember|have stored|believe) (?:about|on|of) me\b|\bwhat (?:do|did) you (?:know|remember|have|store|keep|believe|think you know) (?:about|on|of) me\b|"
                    r"\bwhat have you (?:learned|learnt|stored|saved|remembered|got|figured out) (?:about|on) me\b|"
                    r"\bwhat (?:have i told|did i tell) you\b|\bshow (?:me )?(?:my|your) (?:memory|notes|file|data)\b|"
                    r"\bwhat's in my (?:memory|file)\b|\bwhat do you believe about me\b|\b(?:show|list) (?:my )?edits\b|"
@@ -105,8 +108,6 @@ class EditAsk(BaseModel):
 
 def read_edit(text: str) -> EditAsk | None:
     """The memory edit a regular message asks for, or None."""
-    if _SHOW.search(text):
-        return EditAsk(kind="show")
     if _UNDO.search(text):
         return EditAsk(kind="undo")
     for kind, patterns in (("pin", _PIN), ("unpin", _UNPIN)):
@@ -117,9 +118,11 @@ def read_edit(text: str) -> EditAsk | None:
     if found is not None:
         return _not_mine(found)
     found = _first(_FORGET, text)
-    if found is not None:
+    if found is not None and not _SHOW.fullmatch(found.group("obj")):
         target = _target(found.group("obj"))
         return EditAsk(kind="forget", target=target, pronoun=bool(_PRONOUN.match(target)))
+    if _SHOW.search(text):
+        return EditAsk(kind="show")
     for patterns, unsure in ((_STRONG_FADE, False), (_UNSURE_FADE, True)):
         found = _first(patterns, text)
         if found is not None:
@@ -147,5 +150,6 @@ def _target(words: str) -> str:
     """The target words without fillers around them ("all my horror stuff please" -> "horror stuff")."""
     words = re.sub(r"[?!.]+$", "", words.strip())
     words = re.sub(r"^(?:all\s+)?(?:of\s+)?(?:my|the|those|these|that)\s+(?=\w+\s)", "", words)
-    words = re.sub(r"\s+(?:please|pls|thanks|any ?more|for now|now|again|phase|stuff|kick)$", "", words)
+    words = re.sub(r"(?:\s+(?:please|pls|thanks|any ?more|for now|now|again|phase|stuff|kick|too|also|as well))+$",
+                   "", words)
     return words.strip(" ,")

@@ -17,8 +17,10 @@ _YEAR = re.compile(r"\(\d{4}\)\s*$")
 _TRAILING_ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|il|el|das|der|die)$", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+")
 _ORDINALS = {
-    "first": 0, "1st": 0, "one": 0, "second": 1, "2nd": 1, "two": 1, "third": 2, "3rd": 2, "three": 2,
-    "fourth": 3, "4th": 3, "four": 3, "fifth": 4, "5th": 4, "five": 4, "last": -1,
+    "first": 0, "1st": 0, "one": 0, "top": 0, "second": 1, "2nd": 1, "two": 1, "third": 2, "3rd": 2, "three": 2,
+    "fourth": 3, "4th": 3, "four": 3, "fifth": 4, "5th": 4, "five": 4, "sixth": 5, "6th": 5, "six": 5,
+    "seventh": 6, "7th": 6, "seven": 6, "eighth": 7, "8th": 7, "eight": 7, "ninth": 8, "9th": 8, "nine": 8,
+    "tenth": 9, "10th": 9, "ten": 9, "last": -1,
 }
 _PICK_NOUNS = ("one", "pick", "item", "suggestion")  # "the second one": words for a listed item in any catalog
 
@@ -28,8 +30,11 @@ def _position(domain: DomainWords) -> re.Pattern[str]:
     """'the second <one | pick | the catalog's noun>' or 'number 2'."""
     nouns = "|".join(re.escape(noun) for noun in dict.fromkeys((*domain.nouns, *_PICK_NOUNS)))
     return re.compile(
-        rf"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\s+(?:{nouns})\b"
-        r"|(?:\bnumber|\bno\.?|#)\s*(one|two|three|four|five|[1-5])\b",
+        rf"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|"
+        rf"ninth|9th|tenth|10th|last|top)\s+(?:{nouns})\b"
+        r"|\bthe\s+(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|ninth|9th|"
+        r"tenth|10th|last)\b(?=\s*(?:[?.!,]|$|was|is|one|pls|please))"
+        r"|(?:\bnumber|\bno\.?|#)\s*(one|two|three|four|five|six|seven|eight|nine|ten|10|[1-9])\b",
         re.IGNORECASE,
     )
 
@@ -65,7 +70,7 @@ def position_reference(text: str, list_length: int, domain: DomainWords = GENERI
     match = _position(domain).search(text)
     if not match:
         return None
-    word = (match.group(1) or match.group(2)).lower()
+    word = next(group for group in match.groups() if group).lower()
     index = int(word) - 1 if word.isdigit() else _ORDINALS[word]
     if index == -1:
         index = list_length - 1

@@ -13,7 +13,7 @@ import re
 from agent.chat.topic_words import normalise
 
 SPELLED_OUT = {
-    "u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "thx": "thanks", "ty": "thanks",
+    "u": "you", "y": "why", "ur": "your", "r": "are", "pls": "please", "plz": "please", "thx": "thanks", "ty": "thanks",
     "wht": "what", "wat": "what", "whats": "what's", "shud": "should", "shld": "should", "cud": "could",
     "2nite": "tonight", "tonite": "tonight", "2night": "tonight", "gimme": "give me", "lemme": "let me",
     "wanna": "want to", "gonna": "going to", "recs": "recommendations", "rec": "recommendation",
@@ -22,6 +22,8 @@ SPELLED_OUT = {
     "hasnt": "hasn't", "cant": "can't", "wont": "won't", "thats": "that's", "theres": "there's",
     "smth": "something", "sth": "something", "sumthing": "something", "b4": "before", "bc": "because",
     "abt": "about", "w/o": "without", "w/": "with", "luv": "love", "prolly": "probably", "tho": "though",
+    "reccomend": "recommend", "recomend": "recommend", "reccommend": "recommend", "recommed": "recommend",
+    "sugest": "suggest", "suggst": "suggest", "somethin": "something", "anythin": "anything", "pls.": "please",
     "rly": "really", "srsly": "seriously", "nvm": "never mind", "idk": "i don't know",
 }
 NUMBER_WORDS = {

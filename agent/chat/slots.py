@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.chat.cues import REQUEST
 from agent.chat.phrasing import clauses, number_pattern, number_value
 from agent.chat.topic_words import TopicLexicon, TopicMention
 from agent.chat.years import read_years
@@ -45,12 +46,13 @@ _NEGATIVE_MOOD = re.compile(r"\b(ugh|meh|yuck|eww|boring|sick of|tired of|enough
 LIGHT = ("comedy", "animation", "children's", "musical", "romance")
 DARK = ("horror", "thriller", "war", "crime", "film-noir")
 _LIGHTER = re.compile(r"\b(lighter|light-hearted|lighthearted|happier|feel-good|feel good|cheerful|funnier|"
-                      r"uplifting|fun)\b")
+                      r"uplifting|fun|(?:not so|not as|less|not too) (?:violent|dark|grim|heavy|depressing|sad|bleak))\b")
 _DARKER = re.compile(r"\b(darker|grittier|scarier|heavier|intense|more serious|bleaker)\b")
 _SURPRISE = re.compile(r"\b(surprise me|surprise|something different|something unexpected|out of my comfort zone|"
                        r"mix it up|shake it up|random|wild ?card|off the beaten path|something else entirely|"
                        r"not my usual|something unusual|something new to me)\b")
-_RESET = re.compile(r"\b(start over|start again|start afresh|from scratch|reset|fresh start|back to (?:normal|default)|"
+_RESET = re.compile(r"\b(start over|start again|start afresh|from scratch|reset(?= (?:the |my |all )?(?:filters|list|"
+                    r"refinements|everything|it)\b|\s*(?:please)?\s*$)|fresh start|back to (?:normal|default)|"
                     r"clear (?:the |all |my |all the )?(?:filters|refinements|settings|changes)|no (?:more )?filters|"
                     r"forget (?:the|those|my|all|all the|about the) (?:filters|refinements|settings|changes)|"
                     r"remove (?:all )?(?:the )?filters|drop (?:all )?(?:the )?filters)\b")
@@ -63,8 +65,9 @@ _UNSEEN = re.compile(r"\b(?:haven't|have not|never|not yet|didn't|did not)\s+(?:
                      r"(?:seen|watched|bought|tried|read|had|heard of|ordered)\b|\bunseen\b|\bnew to me\b|"
                      r"\bnot seen\b|\bi don't own\b")
 _SEEN = re.compile(r"\b(?:re-?watch|rewatch|watch again|see again|buy again|re-?buy|re-?order|order again|"
-                   r"get again|have again|read again|my usual|the usual|already (?:seen|watched|bought|had)|"
-                   r"(?:seen|watched|bought|had) (?:before|already)|i know and love|old favou?rites)\b")
+                   r"get again|have again|read again|my usual|the usual|i know and love|old favou?rites|"
+                   r"(?:ones?|something|anything|stuff|things|movies|films|products|items)(?: that)? i(?:'ve| have)? "
+                   r"(?:already )?(?:seen|watched|bought|had|read)(?: before| already)?)\b")
 
 
 class TurnSlots(BaseModel):
@@ -163,8 +166,11 @@ def read_slots(text: str, context: SlotContext) -> TurnSlots:
         elif found:
             slots.like_items = [item for item, _, _ in found]
             masked += [(like.start("rest") + start, like.start("rest") + end) for _, start, end in found]
+    reset = _RESET.search(text)
+    if reset:  # "clear the filters" names no coffee filters
+        masked.append(reset.span())
     mentions = [m for m in context.lexicon.mentions(text) if not any(a <= m.start < b for a, b in masked)]
-    _topics(text, mentions, slots)
+    _topics(text, mentions, slots, REQUEST.search(text) is not None)
     slots.year_from, slots.year_to, slots.recency = read_years(text)
     slots.count = _count(text, context.nouns)
     slots.seen = "seen" if _SEEN.search(text) else "unseen" if _UNSEEN.search(text) else None
@@ -174,7 +180,9 @@ def read_slots(text: str, context: SlotContext) -> TurnSlots:
     return slots
 
 
-def _topics(text: str, mentions: list[TopicMention], slots: TurnSlots) -> None:
+def _topics(text: str, mentions: list[TopicMention], slots: TurnSlots, asking: bool) -> None:
+    """Operators for each mention; a bare one is asked for (show only) in a request or a clause that is
+    little more than the topic ("comedies?", "how about a western"), and ignored in other talk."""
     previous: Operator | None = None
     for start, end in clauses(text):
         inside = [m for m in mentions if start <= m.start < end]
@@ -193,11 +201,23 @@ def _topics(text: str, mentions: list[TopicMention], slots: TurnSlots) -> None:
             if chosen is None and _NEGATIVE_MOOD.search(text):
                 slots.unsure_topics.append(mention.node)
                 continue
+            if chosen is None and not (asking or _minimal(text[start:end], mention)):
+                continue  # "musicals make me cringe": a topic talked about, not asked for
             getattr(slots, chosen or "only").append(mention.node)
             cursor = mention.end
         previous = operator
     for kind in ("only", "exclude", "prefer", "avoid", "unsure_topics"):
         setattr(slots, kind, list(dict.fromkeys(getattr(slots, kind))))
+
+
+_FILLER = frozenset("please pls maybe then ok okay how about what a an the some ones one movie movies film films "
+                    "flicks stuff something anything thanks good nice hmm well so and or".split())
+
+
+def _minimal(clause: str, mention: TopicMention) -> bool:
+    """Whether a clause is little more than the topic it names (at most one word besides fillers)."""
+    rest = (clause.replace(mention.phrase, " ", 1)).split()
+    return sum(word.strip("?!.'") not in _FILLER for word in rest) <= 1
 
 
 def _operator_before(prefix: str) -> Operator | None:
@@ -225,8 +245,11 @@ def _count(text: str, nouns: tuple[str, ...]) -> int | None:
     number = number_pattern()
     heads = "|".join(re.escape(noun) for noun in sorted({*_COUNT_NOUNS, *nouns}, key=len, reverse=True))
     patterns = (
-        rf"\b(?:top|give me|show me|recommend|suggest|list|get me|find me|need|want|just|only|another)\s+"
-        rf"(?P<n>{number})\b(?!\s*(?:s\b|th\b|st\b|nd\b|rd\b|%|'s|\d))",
+        rf"\b(?:give me|show me|recommend|suggest|list|get me|find me|need|want|just|only|another|make it|"
+        rf"let's do|how about|do|cut it to|limit (?:it )?to)\s+"
+        rf"(?P<n>{number})\b(?!\s*(?:s\b|th\b|st\b|nd\b|rd\b|%|'s|\d|one\b|ones\b))",
+        r"\btop\s+(?P<n>20|1[0-9]|[2-9]|two|three|four|five|six|seven|eight|nine|ten)\b",
+        rf"(?:^|,\s*|\s)(?P<n>{number})\s+(?:please|pls|thanks)\b",
         rf"(?<!number )(?<!#)(?<!the )\b(?P<n>{number})\s+(?:[\w'-]+\s+){{0,2}}(?:{heads})\b",
     )
     for pattern in patterns:

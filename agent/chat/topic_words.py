@@ -21,7 +21,7 @@ SPOKEN = {
     "horror": ("scary", "slasher", "slashers", "scary ones", "spooky"),
     "sci-fi": ("science fiction", "scifi", "sci fi", "space", "sf"),
     "comedy": ("comedies", "funny", "funny ones", "laughs"),
-    "animation": ("animated", "cartoon", "cartoons", "anime"),
+    "animation": ("animated", "cartoon", "cartoons"),
     "children's": ("kids", "kid", "children", "family", "kids movies", "kids films", "childrens"),
     "romance": ("romantic", "romcom", "romcoms", "rom-com", "rom-coms", "love stories"),
     "documentary": ("documentaries", "docs", "docos"),
@@ -45,7 +45,8 @@ GENERIC_WORDS = frozenset(
     "miscellaneous general assorted specialty special flavored flavoured plain natural pack packs size large "
     "small count cans bottle bottles bags boxes mixed variety value family single multi style type types kind "
     "kinds accessories supplies service services department store brand brands private national stuff things "
-    "with without from and the for non".split())
+    "with without from and the for non need needs good goods care home free light lite time times make made best "
+    "top more most real super big little easy quick ready".split())
 _SPLIT = re.compile(r"\s*(?:/|&|,|\+|\band\b|\s-\s)\s*")
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 
@@ -146,7 +147,7 @@ def _number_forms(word: str) -> set[str]:
     elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
         forms.add(word[:-1])
     elif word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
-        forms.add(word[:-1] + "ies")
+        forms |= {word[:-1] + "ies", word + "s"}  # 'documentarys': a plural people type
     elif word.endswith(("ch", "sh", "ss", "x")):
         forms.add(word + "es")
     else:

@@ -27,8 +27,11 @@ from agent.chat.topic_words import TopicLexicon
 from memory.domain import GENERIC_WORDS, DomainWords
 
 CLOSE = 0.08  # classifier probabilities closer than this between two actionable intents: ask
-_STATED = re.compile(r"\bi (?:really |also |just )?(?:like|love|enjoy|adore|am into|'m into|prefer|dig)\b|"
-                     r"\bi'm (?:a (?:big |huge )?fan of|really into|into)\b")
+_STATED = re.compile(r"\bi (?:really |also |just |tend to |usually |generally )?(?:like|love|enjoy|adore|am into|'m into|"
+                     r"prefer|dig)\b|\bi'm (?:a (?:big |huge )?fan of|really into|into)\b|"
+                     r"\bmore of an? .{1,25} person\b|\b(?:big|huge) fan of\b")
+_CHANGE_THIS_LIST = re.compile(r"^(?:ok,? |now,? |just |only |hmm,? |nah,? )*(?:give me|show me|make it|surprise me|"
+                               r"something (?:completely |totally )?different)\b")
 TitleSpans = Callable[[str], list[tuple[str, int, int]]]
 
 
@@ -69,6 +72,7 @@ class TurnContext:
     catalog_titles: TitleSpans | None = None  # titles of any catalog item in a text
     position_in: Callable[[str], int | None] | None = None
     items_under: Callable[[Sequence[str]], list[str]] | None = None  # the person's items under these nodes
+    history_fuzzy: Callable[[str], list[str]] | None = None  # the person's items whose titles hold these words
 
 
 class TurnReader:
@@ -85,7 +89,10 @@ class TurnReader:
             turn = self._edit_turn(edit, slots, text, context)
             if turn is not None:
                 return turn
-        return self._by_cues(text, slots, context) or self._by_classifier(message, slots)
+        turn = self._by_cues(text, slots, context) or self._by_classifier(message, slots)
+        if turn.intent == Intent.REFINE and not context.last_list and turn.question is None:
+            turn.intent = Intent.RECOMMEND  # nothing on screen to refine: a request with conditions
+        return turn
 
     def resolve(self, options: Sequence[Reading], message: str) -> Reading | None:
         """The reading a reply to a question picks ("just this list", "the second", a title), else None."""
@@ -105,26 +112,23 @@ class TurnReader:
             return Turn(intent=Intent.EDIT, edit=edit) if explicit or context.last_was_edit else None
         topics = [m.node for m in context.lexicon.mentions(edit.target)]
         if edit.kind in ("pin", "unpin"):
-            if not topics:
-                return None
-            if edit.kind == "unpin" and not set(topics) & context.pinned:  # "stop showing horror": this list only
-                return Turn(intent=Intent.REFINE, slots=TurnSlots(exclude=topics))
+            if not topics:  # "pin anime" in a catalog without it: the edit is refused with the topics there are
+                return Turn(intent=Intent.EDIT, edit=edit) if edit.kind == "pin" else None
+            explicit = re.search(r"\b(?:unpin|pinning|pinned|always)\b", text) is not None
+            if edit.kind == "unpin" and not set(topics) & context.pinned and not explicit:
+                return Turn(intent=Intent.REFINE, slots=TurnSlots(exclude=topics))  # "stop showing horror": a filter
             return Turn(intent=Intent.EDIT, edit=edit, edit_topics=topics, slots=_rest(slots, topics))
         if edit.kind == "fade":
             if not topics:
-                return None
+                return None if edit.unsure else Turn(intent=Intent.EDIT, edit=edit)
             if edit.unsure:
                 return _fade_or_skip(edit, topics, slots, context)
             return Turn(intent=Intent.EDIT, edit=edit, edit_topics=topics, slots=_rest(slots, topics))
-        items = items_named(edit.target, context)
-        if not items and topics and context.items_under is not None and edit.kind == "not_mine":
-            items = context.items_under(topics)
-        if not items and edit.pronoun and context.last_items:
-            items = list(context.last_items)
+        items = _edit_items(edit, text, topics, context)
         if not items and edit.kind == "forget" and not edit.pronoun and not _looks_named(edit.target):
-            return None  # "forget it" style talk, or a topic: not an item to erase
+            return None  # "forget it" style talk: not an item to erase
         turn = Turn(intent=Intent.EDIT, edit=edit, edit_items=items, edit_topics=topics)
-        if not items:
+        if not items and (edit.pronoun or not edit.target):
             noun = context.domain.plural
             turn.question = (f"Which {noun} do you mean? Name them, e.g. \"{_example(context)} was a gift\"."
                              if edit.kind == "not_mine" else f"Which {context.domain.noun} should I forget? Name it.")
@@ -133,20 +137,28 @@ class TurnReader:
     # ---------------------------------------------------------------- cues, then the classifier
     def _by_cues(self, text: str, slots: TurnSlots, context: TurnContext) -> Turn | None:
         requested = cues.REQUEST.search(text) is not None
+        if cues.PROFILE_FIRST.search(text):
+            return Turn(intent=Intent.PROFILE)
         if cues.WHY.search(text):
-            return Turn(intent=Intent.WHY, slots=slots)
+            return Turn(intent=Intent.WHY)
         if cues.PROFILE.search(text) and not requested:
             return Turn(intent=Intent.PROFILE)
-        verdict = cues.SENTIMENT_BAD.search(text) or cues.SENTIMENT_GOOD.search(text)
+        if cues.CHANGE.search(text):
+            return Turn(intent=Intent.REFINE, slots=slots)
         named = items_named(text, context)
-        points = context.position_in(text) if context.position_in else None
-        if verdict and not requested and (named or points is not None or cues.REFERENT.search(text)) \
-                and not (slots.changes_list and not named and points is None and not cues.REFERENT.search(text)):
-            return Turn(intent=Intent.FEEDBACK, feedback_items=named)
+        if cues.NEGATIVE_STATED.search(text) and not requested and not named:
+            return Turn(intent=Intent.FEEDBACK, slots=slots)  # "not a big fan of X": a taste, acted on as a filter
         if _STATED.search(text) and not requested and not named and not slots.exclude and not slots.avoid:
             return Turn(intent=Intent.FEEDBACK, slots=slots)
+        if cues.COMPLIMENT.search(text):
+            return Turn(intent=Intent.OTHER)
+        verdict = cues.SENTIMENT_BAD.search(text) or cues.SENTIMENT_GOOD.search(text)
+        if verdict and not requested and (named or not slots.changes_list):
+            return Turn(intent=Intent.FEEDBACK, feedback_items=named)
         if slots.unsure_topics and context.last_list:
             return _fewer_or_a_miss(slots, context)
+        if requested and context.last_list and slots.changes_list and _CHANGE_THIS_LIST.search(text):
+            return Turn(intent=Intent.REFINE, slots=slots)  # "just give me a couple": the list on screen, changed
         if requested:
             return Turn(intent=Intent.RECOMMEND, slots=slots)
         if slots.changes_list:
@@ -164,6 +176,9 @@ class TurnReader:
         if routed.source != "classifier" or classifier is None:
             return turn
         probabilities = classifier.probabilities([message])[0]
+        if turn.intent == Intent.EDIT:  # an edit acts only where the grammar read its target: the next reading
+            probabilities[INTENTS.index(Intent.EDIT)] = 0.0
+            turn.intent = INTENTS[int(probabilities.argmax())]
         first, second = (INTENTS[i] for i in probabilities.argsort()[::-1][:2])
         actionable = {Intent.RECOMMEND, Intent.PROFILE, Intent.WHY}
         if {first, second} <= actionable and probabilities.max() - sorted(probabilities)[-2] < CLOSE:
@@ -213,16 +228,67 @@ def _rest(slots: TurnSlots, edited: list[str]) -> TurnSlots:
     return slots.model_copy(update={**kept, "unsure_topics": []})
 
 
+def _edit_items(edit: EditAsk, text: str, topics: list[str], context: TurnContext) -> list[str]:
+    """The items a forget or not-mine edit names: titles (exact, then every word of the target in one of the
+    person's own titles), a topic ("the cartoons"), or what the chat just showed ("those")."""
+    items = items_named(edit.target, context) if edit.target else []
+    if not items and edit.target and context.history_fuzzy is not None:
+        items = context.history_fuzzy(edit.target)
+    if not items and topics and context.items_under is not None and edit.kind == "not_mine" \
+            and _mostly_topic(edit.target, context):
+        items = context.items_under(topics)
+    if not items and edit.pronoun and context.last_items:
+        items = list(context.last_items)
+    if items and edit.kind == "forget":  # "delete Scream from my history, and Mars Attacks"
+        items += [item for item in items_named(text, context) if item not in items]
+    return items
+
+
+def _mostly_topic(target: str, context: TurnContext) -> bool:
+    """Whether the target is little more than topic names ("the cartoons", "all the horror ones")."""
+    rest = target
+    for mention in context.lexicon.mentions(target):
+        rest = rest.replace(mention.phrase, " ")
+    return len([word for word in rest.split() if word not in ("the", "all", "ones", "one", "stuff", "my")]) == 0
+
+
+_STOP = frozenset("the a an my our those these that this and or of for was were it them some all stuff one ones "
+                  "i me to".split())
+
+
+def fuzzy_items(target: str, pairs: Sequence[tuple[str, str]], most: int = 10) -> list[str]:
+    """Items whose title holds every content word of ``target``: the same word stem where any title does
+    ("honeydew" is not "honey"), else a word it begins or that begins it ("canned dog food" finds "Can Dog
+    Food"); none when more than ``most`` do."""
+    wanted = [_stem(word) for word in re.findall(r"[a-z0-9]+", target.lower()) if word not in _STOP and len(word) >= 3]
+    if not wanted:
+        return []
+    exact, loose = [], []
+    for item, title in pairs:
+        words = {_stem(word) for word in re.findall(r"[a-z0-9]+", title.lower()) if len(word) >= 3}
+        if all(x in words for x in wanted):
+            exact.append(item)
+        elif all(any(w.startswith(x) or x.startswith(w) for w in words) for x in wanted):
+            loose.append(item)
+    found = exact or loose
+    return found if len(found) <= most else []
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(?:ies|es|s|ed)$", "", word) if len(word) > 4 else word
+
+
 def items_named(text: str, context: TurnContext) -> list[str]:
-    """Items a text names: from the list on screen first, then the person's history, then the catalog."""
-    listed = [item for item, title in context.last_list if _says(text, title)]
-    if listed:
-        return listed
-    for lookup in (context.history_titles, context.catalog_titles):
-        found = lookup(text) if lookup else []
-        if found:
-            return list(dict.fromkeys(item for item, _, _ in found))
-    return []
+    """Items a text names by title: the longest titles win where two overlap ("Star Trek: First Contact" over
+    "Contact"); at equal length the list on screen first, then the person's history, then the catalog."""
+    spans = [(0, span) for span in title_spans(text, context.last_list)]
+    for rank, lookup in ((1, context.history_titles), (2, context.catalog_titles)):
+        spans += [(rank, span) for span in (lookup(text) if lookup else [])]
+    chosen: list[tuple[str, int, int]] = []
+    for _, (item, start, end) in sorted(spans, key=lambda pair: (pair[1][1] - pair[1][2], pair[0])):
+        if not any(start < other_end and other_start < end for _, other_start, other_end in chosen):
+            chosen.append((item, start, end))
+    return list(dict.fromkeys(item for item, _, _ in sorted(chosen, key=lambda span: span[1])))
 
 
 def title_spans(text: str, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, int, int]]:

@@ -52,7 +52,8 @@ def fused_pool(
         spread = max(fused.values()) - min(fused.values()) or 1.0
         _apply_refinement(adjustment, refinement, entries, years, spread)
         _like_and_surprise(adjustment, refinement, entries, anchors or {}, usual, spread)
-    ordered = sorted(fused, key=lambda item: (-(fused[item] + adjustment[item]), item))[:size]
+    ordered = _first_of_each_title(sorted(fused, key=lambda item: (-(fused[item] + adjustment[item]), item)),
+                                   entries, size)
     return [
         RankedCandidate(
             item, fused[item] + adjustment[item], candidates.sources_of(item), candidates.interest_of.get(item),
@@ -119,6 +120,22 @@ def _with_pinned(chosen: list[str], pool: list[RankedCandidate], entries: Mappin
 
 def _nodes(entry: CatalogEntry | None) -> set[str]:
     return {node for pair in entry.pairs for node in pair} if entry else set()
+
+
+def _first_of_each_title(ordered: list[str], entries: Mapping[str, CatalogEntry], size: int) -> list[str]:
+    """The first ``size`` candidates whose titles differ (a catalog may sell one title under many ids: a pool
+    of 20 grocery candidates once held 2 titles, and the list came out with 2 items)."""
+    seen: set[str] = set()
+    kept = []
+    for item in ordered:
+        entry = entries.get(item)
+        title = " ".join(entry.title.casefold().split()) if entry else item
+        if title not in seen:
+            seen.add(title)
+            kept.append(item)
+            if len(kept) == size:
+                break
+    return kept
 
 
 def distinct_titles(pool: list[RankedCandidate], entries: Mapping[str, CatalogEntry]) -> list[RankedCandidate]:

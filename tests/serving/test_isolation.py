@@ -26,6 +26,9 @@ USER_ROUTE_BODIES: dict[tuple[str, str], Any] = {  # a valid request body for ev
     ("post", "/users/{user}/chat"): {"session_id": "iso-chat", "message": "recommend something"},
     ("get", "/users/{user}/export"): None,
     ("delete", "/users/{user}"): None,
+    ("get", "/users/{user}/memory"): None,
+    ("post", "/users/{user}/memory/edits"): {"kind": "pin", "topics": ["Comedy"]},
+    ("post", "/users/{user}/memory/undo"): None,
 }
 
 
@@ -161,12 +164,17 @@ def test_the_scope_check_refuses_unfiltered_and_foreign_reads():
     assert not _scoped_to(call(), "ana") and not _scoped_to(call(where={"user": "bob"}), "ana")
     assert not _scoped_to(call(ids=[f"event:{user_key('bob')}:1"]), "ana")
     assert not _scoped_to(call(where={"item": "sf1"}), "ana")
+    assert _scoped_to(call(where={"$and": [{"user": "ana"}, {"item": {"$in": ["sf1"]}}]}), "ana")
+    assert not _scoped_to(call(where={"$and": [{"user": "bob"}, {"item": {"$in": ["sf1"]}}]}), "ana")
 
 
 def _scoped_to(call: dict, user: str) -> bool:
     kwargs = call["kwargs"]
     if "where" in kwargs and kwargs["where"] is not None:
-        return kwargs["where"] == {"user": user} or kwargs["where"] == {"user": {"$in": [user]}}
+        where = kwargs["where"]
+        if set(where) == {"$and"}:  # the user filter and a narrower one (e.g. behaviour events, not edits)
+            return any(_scoped_to({**call, "kwargs": {"where": part}}, user) for part in where["$and"])
+        return where == {"user": user} or where == {"user": {"$in": [user]}}
     ids = kwargs.get("ids")
     if ids is not None and not kwargs.get("where"):
         if call["collection"] == RECORDS:  # record ids are random; the store checks the row's user
