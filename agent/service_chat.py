@@ -49,7 +49,7 @@ class ChatSupport:
             catalog_titles=lambda text: title_spans(text, self._catalog_pairs(text)),
             position_in=lambda text: position_reference(text, len(state.last_list), self.settings.words),
             items_under=lambda nodes: self.items_under(user, nodes),
-            history_fuzzy=lambda words: fuzzy_items(words, self._history_pairs(user)),
+            history_fuzzy=lambda words: fuzzy_items(words, self._history_pairs(user)), last_edit=state.last_edit,
         )
 
     def items_under(self, user: str, nodes: Sequence[str]) -> list[str]:

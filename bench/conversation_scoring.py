@@ -105,6 +105,8 @@ def anchor_for(value: object, shown: Sequence[tuple[str, str]]) -> str | None:
 def _word(key: str, value: object) -> str:
     if key in TITLE_SLOTS:
         return normalise_title(str(value))
+    if isinstance(value, str) and " > " in value:  # a topic written as its path: the node is its last level
+        return value.rsplit(" > ", 1)[1].strip().lower()
     if isinstance(value, bool):
         return str(value).lower()
     return str(value).lower()

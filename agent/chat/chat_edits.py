@@ -35,7 +35,7 @@ def edit_turn(run: TurnRun) -> Iterator[ChatEvent]:
     except EditRefusedError as refused:
         yield run.event("edit", text=f"{_sentence(str(refused))} Nothing was changed.")
         return
-    run.state.last_items = list(turn.edit_items)
+    run.state.last_items = [] if ask.kind == "forget" else list(turn.edit_items)  # a forgotten item is gone
     yield run.event("edit", text=outcome.text, edit=outcome.model_dump(mode="json"))
     if turn.slots.changes_list:  # "I'm over my action phase. more documentaries?"
         yield from list_turn(run)

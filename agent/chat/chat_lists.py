@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from agent.chat.intents import Intent
 from agent.chat.phrasing import regular
 from agent.explain.guards import without_node_ids
 from agent.explain.records import RecommendationRecord
@@ -32,10 +31,10 @@ def list_turn(run: TurnRun, intro: str | None = None) -> Iterator[ChatEvent]:
         state.refinement, state.shown = Refinement(), []
         notes.append(RESET_TEXT)
     change = slots.refinement(run.backend.lexicon(), [item for item, _ in state.last_list])
-    more = bool(state.last_list) and (_asks_more(run.message, change) or (
-        run.turn.intent == Intent.RECOMMEND and _only_count(change)))
-    if not change.is_empty:
-        state.refinement = state.refinement.merged_with(change)
+    merged = state.refinement.merged_with(change)
+    # asked again with nothing changed ("give me 5 picks" twice): new picks, not the same list
+    more = bool(state.last_list) and (_asks_more(run.message, change) or merged == state.refinement)
+    state.refinement = merged
     yield from stream_list(run, intro, notes, hide=set(state.shown) if more else set())
 
 
@@ -100,6 +99,3 @@ def _asks_more(message: str, change: Refinement) -> bool:
         or change.like_items or change.year_preference
     return not topics_or_years and _MORE.search(regular(message)) is not None
 
-
-def _only_count(change: Refinement) -> bool:
-    return change.model_copy(update={"count": None}).is_empty

@@ -118,6 +118,7 @@ class Conversations:
                     replies.append(event.text)
                 yield event
             state.last_was_edit = turn.intent == Intent.EDIT and turn.question is None
+            state.last_edit = turn.edit if state.last_was_edit and turn.edit and turn.edit.kind != "undo" else None
             state.turns += 1
             self._remember(state, message, " ".join(replies) or turn.intent.value)
             self.sessions.save(state)

@@ -56,7 +56,8 @@ REFERENT = re.compile(
 REQUEST = re.compile(
     r"\b(?:recommend|suggest|give me|show me|find me|get me|pick (?:me|something|one|a)|what should i|"
     r"what can i|what could i|anything (?:good|worth|new|to)|something (?:for|to|good|worth)|"
-    r"need (?:a|an|some|something|ideas)|want (?:a|an|some|something)|looking for|in the mood for|"
+    r"need (?:a|an|some|something|ideas|\d+|two|three|four|five|six|a few|a couple)|"
+    r"want (?:a|an|some|something|\d+|two|three|four|five|a few|a couple)|looking for|in the mood for|"
     r"surprise me|what else|what's (?:a |an |some )?(?:good|great|decent)|any (?:good|great|decent|fun|hidden|"
     r"new|ideas)|(?:hidden )?gems|ideas for|options for|what do you have|hit me with|throw me|line up|"
     r"shopping list|what to (?:watch|buy|read|get|try|cook|eat)|for tonight|tonight|this weekend|more please|"

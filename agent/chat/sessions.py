@@ -14,6 +14,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.chat.edit_phrases import EditAsk
 from agent.chat.turns import Reading
 from agent.pipeline.refinement import Refinement
 
@@ -46,6 +47,7 @@ class SessionState(BaseModel):
     last_items: list[str] = Field(default_factory=list, description="Items the previous turn was about.")
     shown: list[str] = Field(default_factory=list, description="Items shown in this session, newest last.")
     last_was_edit: bool = False
+    last_edit: EditAsk | None = Field(default=None, description="The edit the previous turn made (\"and X too\").")
     pending: PendingQuestion | None = None
     lines: list[ChatLine] = Field(default_factory=list)
     turns: int = 0

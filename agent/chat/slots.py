@@ -37,7 +37,8 @@ OPERATORS: dict[Operator, tuple[str, ...]] = {
               "easy on", "lay off the", "lay off", "too much", "too many", "not much"),
     "prefer": ("a bit more", "a bit of", "a little", "more of the", "more of", "more", "some more", "some",
                "extra", "plus", "also", "add some", "add", "throw in", "mix in", "with some", "heavy on",
-               "lots of", "a lot of", "bring on", "include", "and some", "maybe some", "maybe"),
+               "lots of", "a lot of", "bring on", "bring back", "put back", "allow", "fine with", "ok with",
+               "include", "and some", "maybe some", "maybe"),
     "only": ("nothing_but", "only show me", "only show", "only", "just", "exclusively", "strictly", "purely",
              "solely", "all"),
 }
@@ -51,12 +52,13 @@ _DARKER = re.compile(r"\b(darker|grittier|scarier|heavier|intense|more serious|b
 _SURPRISE = re.compile(r"\b(surprise me|surprise|something different|something unexpected|out of my comfort zone|"
                        r"mix it up|shake it up|random|wild ?card|off the beaten path|something else entirely|"
                        r"not my usual|something unusual|something new to me)\b")
-_RESET = re.compile(r"\b(start over|start again|start afresh|from scratch|reset(?= (?:the |my |all )?(?:filters|list|"
+_RESET = re.compile(r"\b(start over|start again|start afresh|start fresh|from scratch|reset(?= (?:the |my |all )?(?:filters|list|"
                     r"refinements|everything|it)\b|\s*(?:please)?\s*$)|fresh start|back to (?:normal|default)|"
                     r"clear (?:the |all |my |all the )?(?:filters|refinements|settings|changes)|no (?:more )?filters|"
                     r"forget (?:the|those|my|all|all the|about the) (?:filters|refinements|settings|changes)|"
                     r"remove (?:all )?(?:the )?filters|drop (?:all )?(?:the )?filters)\b")
-_LIKE_RECENT = re.compile(r"\b(?:like|similar to|more of|in line with|based on) (?:what|the (?:stuff|things|ones)) "
+_LIKE_RECENT = re.compile(r"\b(?:like|similar to|more of|in line with|based on|closer to|in the vein of) "
+                          r"(?:what|the (?:stuff|things|ones)|stuff|things) "
                           r"i(?:'ve| have)? (?:been )?(?:\w+ing|\w+ed|had|seen)(?: \w+)?(?: lately| recently| these days)?"
                           r"|\blike my recent (?:ones|picks|\w+)\b|\bmy recent (?:favou?rites|stuff)\b")
 _LIKE = re.compile(r"\b(?:more like|like|similar to|in the vein of|along the lines of|in the style of|"
@@ -173,7 +175,8 @@ def read_slots(text: str, context: SlotContext) -> TurnSlots:
     _topics(text, mentions, slots, REQUEST.search(text) is not None)
     slots.year_from, slots.year_to, slots.recency = read_years(text)
     slots.count = _count(text, context.nouns)
-    slots.seen = "seen" if _SEEN.search(text) else "unseen" if _UNSEEN.search(text) else None
+    plain = _LIKE_RECENT.sub(" ", text)  # "like the stuff I've watched lately" asks for nothing seen
+    slots.seen = "seen" if _SEEN.search(plain) else "unseen" if _UNSEEN.search(plain) else None
     slots.surprise = _SURPRISE.search(text) is not None
     slots.mood = "lighter" if _LIGHTER.search(text) else "darker" if _DARKER.search(text) else None
     slots.reset = _RESET.search(text) is not None
@@ -201,7 +204,7 @@ def _topics(text: str, mentions: list[TopicMention], slots: TurnSlots, asking: b
             if chosen is None and _NEGATIVE_MOOD.search(text):
                 slots.unsure_topics.append(mention.node)
                 continue
-            if chosen is None and not (asking or _minimal(text[start:end], mention)):
+            if chosen is None and (mention.rank == 2 or not (asking or _minimal(text[start:end], mention))):
                 continue  # "musicals make me cringe": a topic talked about, not asked for
             getattr(slots, chosen or "only").append(mention.node)
             cursor = mention.end

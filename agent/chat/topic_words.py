@@ -46,8 +46,9 @@ GENERIC_WORDS = frozenset(
     "small count cans bottle bottles bags boxes mixed variety value family single multi style type types kind "
     "kinds accessories supplies service services department store brand brands private national stuff things "
     "with without from and the for non need needs good goods care home free light lite time times make made best "
-    "top more most real super big little easy quick ready".split())
+    "top more most real super big little easy quick ready cups cup cans can jars jar shop week".split())
 _SPLIT = re.compile(r"\s*(?:/|&|,|\+|\band\b|\s-\s)\s*")
+_SHARED_HEAD = re.compile(r"^((?:[a-z]+/)+[a-z]+) ([a-z][a-z ]+)$")
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 
 
@@ -57,6 +58,7 @@ class TopicMention:
     start: int  # character span in the normalised text
     end: int
     phrase: str
+    rank: int = 0  # 0 the label, 1 a part of it, 2 one word of a longer name (only trusted after an operator)
 
 
 def normalise(text: str) -> str:
@@ -79,8 +81,9 @@ class TopicLexicon:
             for phrase in SPOKEN.get(label, ()):
                 if phrase != label:
                     choices.setdefault(phrase, []).append((1, node.id))
-        self._node_of = {phrase: min(found, key=lambda pair: (pair[0], self._rank(pair[1])))[1]
-                         for phrase, found in choices.items()}
+        best = {phrase: min(found, key=lambda pair: (pair[0], self._rank(pair[1]))) for phrase, found in choices.items()}
+        self._node_of = {phrase: node for phrase, (_, node) in best.items()}
+        self._rank_of = {phrase: rank for phrase, (rank, _) in best.items()}
         alternatives = "|".join(re.escape(p) for p in sorted(self._node_of, key=lambda p: (-len(p), p)))
         self._pattern = re.compile(rf"(?<![\w'-])(?:{alternatives})(?![\w-])") if alternatives else None
 
@@ -92,7 +95,7 @@ class TopicLexicon:
         """Topics named in (normalised) ``text``, left to right, longest phrase first, no overlaps."""
         if self._pattern is None:
             return []
-        return [TopicMention(self._node_of[m.group(0)], m.start(), m.end(), m.group(0))
+        return [TopicMention(self._node_of[m.group(0)], m.start(), m.end(), m.group(0), self._rank_of[m.group(0)])
                 for m in self._pattern.finditer(text)]
 
     def node(self, name: str) -> str | None:
@@ -120,7 +123,14 @@ def _phrases(label: str) -> Iterable[tuple[str, int]]:
     parts = [part.strip() for part in _SPLIT.split(label) if part.strip()]
     if len(parts) > 1:
         for part in parts:
-            yield from ((variant, 1) for variant in _variants(part))
+            if part not in GENERIC_WORDS:  # "Cups/Cans" names no kind of thing by "cans"
+                yield from ((variant, 1) for variant in _variants(part))
+        if " - " in label and len(parts) == 2:  # "Popcorn - Microwave" is said "microwave popcorn"
+            yield from ((variant, 1) for variant in _variants(f"{parts[1]} {parts[0]}"))
+    shared = _SHARED_HEAD.match(label)
+    if shared:  # "Soy/Rice Milk" is said "soy milk" and "rice milk"
+        for modifier in shared.group(1).split("/"):
+            yield from ((variant, 1) for variant in _variants(f"{modifier} {shared.group(2)}"))
     for part in parts:
         words = part.split()
         if len(words) > 1:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.chat import cues
-from agent.chat.edit_phrases import EditAsk, read_edit
+from agent.chat.edit_phrases import EditAsk, continued_edit, read_edit
 from agent.chat.intents import INTENTS, Intent, IntentRouter
 from agent.chat.mentions import normalise_title
 from agent.chat.phrasing import regular
@@ -30,8 +30,8 @@ CLOSE = 0.08  # classifier probabilities closer than this between two actionable
 _STATED = re.compile(r"\bi (?:really |also |just |tend to |usually |generally )?(?:like|love|enjoy|adore|am into|'m into|"
                      r"prefer|dig)\b|\bi'm (?:a (?:big |huge )?fan of|really into|into)\b|"
                      r"\bmore of an? .{1,25} person\b|\b(?:big|huge) fan of\b")
-_CHANGE_THIS_LIST = re.compile(r"^(?:ok,? |now,? |just |only |hmm,? |nah,? )*(?:give me|show me|make it|surprise me|"
-                               r"something (?:completely |totally )?different)\b")
+_CHANGE_THIS_LIST = re.compile(r"^(?:ok,? |now,? |just |only |hmm,? |nah,? )*(?:give me|show me|make it|"
+                               r"something (?:completely |totally )?different)\b|\bsurprise me\b")
 TitleSpans = Callable[[str], list[tuple[str, int, int]]]
 
 
@@ -73,6 +73,7 @@ class TurnContext:
     position_in: Callable[[str], int | None] | None = None
     items_under: Callable[[Sequence[str]], list[str]] | None = None  # the person's items under these nodes
     history_fuzzy: Callable[[str], list[str]] | None = None  # the person's items whose titles hold these words
+    last_edit: EditAsk | None = None  # the edit the previous turn made ("and X too" goes on with it)
 
 
 class TurnReader:
@@ -85,6 +86,9 @@ class TurnReader:
         if slots.reset:
             return Turn(intent=Intent.REFINE, slots=slots)
         edit = read_edit(text)
+        going_on = continued_edit(text) if context.last_edit is not None and edit is None else None
+        if going_on:  # "and Titanic too", right after an edit: the same edit, another target
+            edit = context.last_edit.model_copy(update={"target": going_on, "pronoun": False, "unsure": False})
         if edit is not None:
             turn = self._edit_turn(edit, slots, text, context)
             if turn is not None:
@@ -128,7 +132,7 @@ class TurnReader:
         if not items and edit.kind == "forget" and not edit.pronoun and not _looks_named(edit.target):
             return None  # "forget it" style talk: not an item to erase
         turn = Turn(intent=Intent.EDIT, edit=edit, edit_items=items, edit_topics=topics)
-        if not items and (edit.pronoun or not edit.target):
+        if not items and (edit.pronoun or not edit.target or edit.kind == "not_mine"):
             noun = context.domain.plural
             turn.question = (f"Which {noun} do you mean? Name them, e.g. \"{_example(context)} was a gift\"."
                              if edit.kind == "not_mine" else f"Which {context.domain.noun} should I forget? Name it.")
@@ -149,7 +153,7 @@ class TurnReader:
         if cues.NEGATIVE_STATED.search(text) and not requested and not named:
             return Turn(intent=Intent.FEEDBACK, slots=slots)  # "not a big fan of X": a taste, acted on as a filter
         if _STATED.search(text) and not requested and not named and not slots.exclude and not slots.avoid:
-            return Turn(intent=Intent.FEEDBACK, slots=slots)
+            return Turn(intent=Intent.FEEDBACK)  # a taste said in words: seeded into the memory, no filter
         if cues.COMPLIMENT.search(text):
             return Turn(intent=Intent.OTHER)
         verdict = cues.SENTIMENT_BAD.search(text) or cues.SENTIMENT_GOOD.search(text)

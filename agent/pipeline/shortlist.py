@@ -52,8 +52,11 @@ def fused_pool(
         spread = max(fused.values()) - min(fused.values()) or 1.0
         _apply_refinement(adjustment, refinement, entries, years, spread)
         _like_and_surprise(adjustment, refinement, entries, anchors or {}, usual, spread)
-    ordered = _first_of_each_title(sorted(fused, key=lambda item: (-(fused[item] + adjustment[item]), item)),
-                                   entries, size)
+    ranked = sorted(fused, key=lambda item: (-(fused[item] + adjustment[item]), item))
+    ordered = _first_of_each_title(ranked, entries, size)
+    for topic in sorted(refinement.pinned_topics if refinement is not None else ()):  # a pin keeps one in the pool
+        if not any(topic in _nodes(entries.get(item)) for item in ordered):
+            ordered += [item for item in ranked if topic in _nodes(entries.get(item))][:1]
     return [
         RankedCandidate(
             item, fused[item] + adjustment[item], candidates.sources_of(item), candidates.interest_of.get(item),
