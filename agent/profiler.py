@@ -49,6 +49,8 @@ class ProfileResult(BaseModel):
     forecast: ForecastView | None = Field(
         default=None, description="The interest-shift forecast shown with it (None until one has been trained).")
     track_record: TrackRecord | None = Field(default=None, description="How the user's earlier forecasts did.")
+    edits: list[str] = Field(default_factory=list, description="What the person changed in their memory, in words "
+                             "(a faded phase, a pin, items that were not theirs, a forgotten item).")
 
 
 class ProfileDraft(BaseModel):
@@ -191,13 +193,18 @@ def copies_the_summary(text: str) -> bool:
 
 def baseline_profile(digest: MemoryDigest) -> InterestProfile:
     """A deterministic profile from the digest alone: the fallback and the hint."""
+    faded = set(digest.faded_by_user)
     long_term = [node.id for node in digest.long_term if node.strength > 0][:4]
     short_term = [node.id for node in digest.short_term if node.score > 0][:3]
-    names = [node.label for node in digest.long_term if node.strength > 0][:3]
+    names = [node.label for node in digest.long_term if node.strength > 0 and node.label not in faded][:3]
     text = f"Mostly into {_and(names)}." if names else "Too little history to tell yet."
     if digest.rising:
         text += f" Lately more {_and([n.label for n in digest.rising[:2]])}"
         text += f", less {_and([n.label for n in digest.fading[:2]])}." if digest.fading else "."
+    elif digest.fading:
+        text += f" Lately less {_and([n.label for n in digest.fading[:2]])}."
+    if faded:  # what the person told us outranks what the numbers say
+        text += f" You said you're over {_and(digest.faded_by_user)}: less {_and(digest.faded_by_user)} from now on."
     shift = digest.shift
     anchor = shift.to_node or (long_term[0] if long_term else None) or (digest.node_ids[0] if digest.node_ids else "none")
     return InterestProfile(

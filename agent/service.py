@@ -361,8 +361,9 @@ class ShiftRecService(ChatSupport, EditSupport):
 
     def profile(self, user: str) -> ProfileResult:
         """The profile with the forecast shown now (stored for its track record) and that track record."""
-        return with_forecast(self.profiler.profile(user), self.forecast(user), self.forecast_book,
-                             score_clock(self.settings.agent.event_clock))
+        shown = with_forecast(self.profiler.profile(user), self.forecast(user), self.forecast_book,
+                              score_clock(self.settings.agent.event_clock))
+        return shown.model_copy(update={"edits": [view.text for view in self.edit_views(user)]})
 
     def profile_if_ready(self, user: str) -> ProfileResult | None:
         """The cached profile with the forecast's sentence; otherwise None, and it is built in the background."""

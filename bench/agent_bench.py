@@ -58,16 +58,17 @@ def run_agent_bench(service: ShiftRecService, results_dir: Path, users: list[str
     cold_profiles = [TurnTiming(service, f"profile-{u}", u, PROFILE_MESSAGE) for u in users[8:16] or users[:8]]
     cold = [TurnTiming(service, f"cold-{u}", u, "recommend me something") for u in users[:8]]
     _wait_for_profiles(service, users[:8])
-    warm = [TurnTiming(service, f"warm-{u}-{r}", u, "recommend me something") for r in range(rounds) for u in users[:8]]
+    warm = [TurnTiming(service, f"warm-{i}-{u}-{r}", u, "recommend me something") for r in range(rounds)
+            for i, u in enumerate(users[:8])]
     why_ms = _why_latencies(service, warm, rng)
     feedback = [TurnTiming(service, f"fb-{t.record.user}", t.record.user, f"{t.record.items[0].title} is not for me")
                 for t in warm[:8] if t.record and t.record.items]
     varied = {message: [] for message in VARIED_MESSAGES}  # one session per user, the messages in this order
-    for user in users[:8]:
+    for index, user in enumerate(users[:8]):
         for message in VARIED_MESSAGES:
-            varied[message].append(TurnTiming(service, f"varied-{user}", user, message))
+            varied[message].append(TurnTiming(service, f"varied-{index}-{user}", user, message))
     concurrent = _concurrent_turns(service, users[8:16] if len(users) >= 16 else users[:8], rounds)
-    intents = _intent_accuracy(service)
+    intents = _intent_accuracy(service, users[0])
     audit = service.audit.snapshot()
     outputs = max(audit["outputs"], 1)
     records = [t.record for t in [*cold, *warm, *concurrent, *(t for ts in varied.values() for t in ts)]
@@ -140,9 +141,14 @@ def _concurrent_turns(service: ShiftRecService, users: list[str], rounds: int) -
                              [(u, r) for r in range(rounds) for u in users]))
 
 
-def _intent_accuracy(service: ShiftRecService) -> dict[str, Any]:
+def _intent_accuracy(service: ShiftRecService, user: str) -> dict[str, Any]:
+    """The chat's reading of each message (grammar, cue words, then the classifier), a list on screen."""
     rows = [json.loads(line) for line in INTENT_SET.read_text().splitlines() if line.strip()]
-    predicted = [service.intents.route(row["text"]).intent for row in rows]
+    shown = service.recommend(user, explain=False)
+    predicted = []
+    for index, row in enumerate(rows):
+        service.conversations.remember_list(f"intent-{index}", user, shown)
+        predicted.append(service.conversations.read(f"intent-{index}", user, row["text"]).intent)
     truth = [Intent(row["intent"]) for row in rows]
     per_intent = {
         intent.value: round(float(np.mean([p == t for p, t in zip(predicted, truth, strict=True) if t == intent])), 3)

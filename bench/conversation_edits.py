@@ -41,8 +41,8 @@ class EditCheck:
         kind = kinds[0]
         refused = _memory(turn["state"]) == _memory(previous_state)
         values = turn["slots"][kind] if isinstance(turn["slots"][kind], list) else []
-        check = cls(kind="refused" if refused else kind, refused=refused,
-                    topics=[str(v) for v in values] if kind in ("fade", "pin", "unpin") else [],
+        check = cls(kind="refused" if refused else kind, refused=refused,  # a topic may be written as its path
+                    topics=[str(v).rsplit(" > ", 1)[-1] for v in values] if kind in ("fade", "pin", "unpin") else [],
                     titles=[str(v) for v in values] if kind in ("forget", "not_mine") else [])
         check.strengths = _strengths(service, user, check.topics)
         return check

@@ -158,6 +158,7 @@ class DigestBuilder:
             sessions=sessions,
             shift=shift,
             forecast=self._forecast(memory, labels, pairs_of),
+            faded_by_user=[labels.get(node, node) for node in memory.edits.faded_nodes],
             node_ids=sorted(values.strength),
             event_ids=list(dict.fromkeys(cited)),
         )

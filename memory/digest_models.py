@@ -109,6 +109,8 @@ class MemoryDigest(BaseModel):
         default_factory=list,
         description="Topic ids most likely to lead the user's next ~10 events, best first (memory.forecast).",
     )
+    faded_by_user: list[str] = Field(default_factory=list, description="Labels of the interests the user said are a "
+                                     "past phase (memory edits in force).")
     node_ids: list[str] = Field(description="Every interest node this user has (for schema enums).")
     event_ids: list[str] = Field(description="Every event id cited in this digest.")
 

@@ -25,6 +25,7 @@ from memory.catalog import Catalog, CatalogReport, ItemMatch
 from memory.digest import SESSIONS_SHOWN, DigestBuilder
 from memory.digest_models import MemoryDigest, utc
 from memory.editing import MemoryEditor
+from memory.edits import edits_in
 from memory.embeddings import Embedder, MiniLMEmbedder, unit
 from memory.history_view import HistoryView, history_view
 from memory.ingest import BatchWriter, IngestReport
@@ -42,7 +43,7 @@ from memory.service_models import (
     UserExport,
 )
 from memory.snapshot import UserSnapshot
-from memory.state_rows import window_event_from_metadata
+from memory.state_rows import exported_event, window_event_from_metadata
 from memory.store import EVENTS, RECORDS, STATE, ChromaStore
 from memory.summary import MemorySummary, render_summary
 from memory.user_cache import UserCache
@@ -310,7 +311,7 @@ class InterestMemory:
                 for n in sorted(values.strength)
             ]
             events = sorted(
-                (_exported(row.metadata) for row in self.store.user_events(user)),
+                (exported_event(row.metadata) for row in self.store.user_events(user)),
                 key=lambda e: (e["timestamp"], e["event_id"]),
             )
             return UserExport(
@@ -321,6 +322,7 @@ class InterestMemory:
                 interests=nodes,
                 digest=self._digests.build(memory, memory.last, labels, titles, pairs_of),
                 records=[json.loads(row.document) for row in self.store.user_records(user, limit=None) if row.document],
+                edits=[edit.model_dump(mode="json") for edit in edits_in(self.store.user_log(user))],
             )
 
     def delete_user(self, user: str) -> DeletionReport:
@@ -381,18 +383,6 @@ def _epoch(as_of: datetime | None, memory: UserMemory) -> float:
 
 def _by_value(values: dict[str, float]) -> list[str]:
     return sorted(values, key=lambda node: (-round(values[node], 9), node))
-
-
-def _exported(metadata: dict) -> dict:
-    event = window_event_from_metadata(metadata)
-    return {
-        "event_id": event.event_id,
-        "item": event.item,
-        "action": event.action,
-        "value": event.value,
-        "weight": event.weight,
-        "timestamp": utc(event.ts).isoformat(),
-    }
 
 
 def _history_match(metadata: dict, similarity: float, titles: dict[str, str]) -> HistoryMatch:

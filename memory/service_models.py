@@ -66,6 +66,8 @@ class UserExport(BaseModel):
     digest: MemoryDigest
     records: list[dict] = Field(default_factory=list,
                                 description="Stored recommendation records and forecasts shown (their JSON).")
+    edits: list[dict] = Field(default_factory=list, description="Every edit of the memory the user made, in log "
+                              "order (undone ones and the undos included; a forget keeps no item).")
 
 
 class DeletionReport(BaseModel):

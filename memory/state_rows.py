@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from memory.digest_models import utc
 from memory.edits import EditState, edits_in, is_behaviour
 from memory.embeddings import unit
 from memory.interests import (
@@ -260,3 +261,16 @@ def _profile_row(memory: UserMemory, math_: MemoryMath, item_vector: VectorLooku
         "window_size": len(memory.window),
     }
     return Row(profile_row_id(memory.user), short_term_vector(memory, math_, item_vector), metadata)
+
+
+def exported_event(metadata: Metadata) -> dict:
+    """An event row as the export shows it."""
+    event = window_event_from_metadata(metadata)
+    return {
+        "event_id": event.event_id,
+        "item": event.item,
+        "action": event.action,
+        "value": event.value,
+        "weight": event.weight,
+        "timestamp": utc(event.ts).isoformat(),
+    }

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from agent.service import ShiftRecService
 
 MODEL_ID = "shiftrec"
-REPLY_KINDS = ("text", "why", "profile")  # the feedback event's text is repeated by the list's intro
+REPLY_KINDS = ("text", "why", "profile", "edit")  # the feedback event's text is repeated by the list's intro
 
 
 class ChatMessage(BaseModel):

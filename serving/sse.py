@@ -49,7 +49,7 @@ def chat_router(service: "ShiftRecService") -> APIRouter:
         response_class=EventSourceResponse,
         summary="Chat as the user; the reply streams as server-sent events",
         responses={200: {"description": "One event per piece of the reply: `event:` is the kind (text, "
-                         "recommendations, explanation, why, profile, feedback, done; error if it broke), `data:` "
+                         "recommendations, explanation, why, profile, feedback, edit, done; error if it broke), `data:` "
                          "the ChatEvent as JSON. The last event is `done`."}},
     )
     def chat(turn: Annotated[Iterator[ChatEvent], Depends(chat_turn)]) -> Iterator[ServerSentEvent]:

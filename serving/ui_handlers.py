@@ -90,7 +90,7 @@ class UIHandlers:
         list_at: int | None = None
         try:
             for event in self.service.chat(session_id, user, message):
-                screen = self._chat_step(event, history, record, list_at)
+                screen = self._chat_step(event, history, record, list_at, user)
                 if screen is None:
                     continue
                 if screen.record is not None:
@@ -103,7 +103,10 @@ class UIHandlers:
             yield Screen(history=history)
 
     def _chat_step(self, event: ChatEvent, history: History, record: RecommendationRecord | None,
-                   list_at: int | None) -> Screen | None:
+                   list_at: int | None, user: str) -> Screen | None:
+        if event.kind == "edit" and event.text:  # the memory changed: the profile panel shows it at once
+            history.append(chat_message("assistant", event.text))
+            return Screen(history=history, profile=self.profile_view(user), trajectory=self.trajectory(user))
         if event.kind in ("text", "why", "feedback") and event.text:
             history.append(chat_message("assistant", event.text))
             return Screen(history=history)

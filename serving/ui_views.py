@@ -109,7 +109,16 @@ def profile_html(result: ProfileResult) -> str:
     text = without_node_ids(result.profile.profile, result.labels)
     made = f'<p class="sr-made-by">Profile {text_html(result.made_by)}; forecast computed from your history.</p>'
     return (f'<div class="sr-profile"><p class="sr-profile-text">{text_html(text)}</p>'
-            f"{forecast_html(result.forecast, result.track_record)}{made}{degraded}</div>")
+            f"{forecast_html(result.forecast, result.track_record)}{edits_html(result.edits)}{made}{degraded}</div>")
+
+
+def edits_html(edits: list[str]) -> str:
+    """What the person changed in their memory ("Action fades: you said that phase is over")."""
+    if not edits:
+        return ""
+    items = "".join(f"<li>{text_html(edit)}</li>" for edit in edits)
+    return f'<div class="sr-edits"><strong>What you changed:</strong><ul>{items}</ul></div>'
+
 
 
 def forecast_html(forecast: ForecastView | None, record: TrackRecord | None) -> str:

@@ -14,7 +14,7 @@ from memory.editing import EditRefusedError
 from memory.service_models import UnknownUserError
 
 if TYPE_CHECKING:
-    from agent.chat.conversation import ChatEvent, TurnRun
+    from agent.chat.events import ChatEvent, TurnRun
 
 
 def edit_turn(run: TurnRun) -> Iterator[ChatEvent]:

@@ -17,7 +17,7 @@ from agent.roles.names import COMPUTED
 from agent.service_models import DoneEvent, ExplanationEvent, RankedEvent
 
 if TYPE_CHECKING:
-    from agent.chat.conversation import ChatEvent, TurnRun
+    from agent.chat.events import ChatEvent, TurnRun
 
 _MORE = re.compile(r"\b(?:more|another|others|other ones|what else|different ones|next|else|new ones|again)\b")
 RESET_TEXT = "Starting over: no refinements are active now."
@@ -41,8 +41,6 @@ def list_turn(run: TurnRun, intro: str | None = None) -> Iterator[ChatEvent]:
 def stream_list(run: TurnRun, intro: str | None = None, notes: list[str] | None = None,
                 hide: set[str] | None = None) -> Iterator[ChatEvent]:
     """The session's list for this turn: text, the list, each explanation as it comes."""
-    from agent.chat.conversation import show_list
-
     state, backend = run.state, run.backend
     refinement = None if state.refinement.is_empty else state.refinement
     active = active_refinements(run)
@@ -55,7 +53,7 @@ def stream_list(run: TurnRun, intro: str | None = None, notes: list[str] | None 
             made_by = profile.made_by if profile and text.startswith(profile.profile.profile) else COMPUTED
             yield run.text(text, made_by)
             yield run.event("recommendations", record=record, active=active)
-            show_list(state, record)
+            state.show(record)
         elif isinstance(event, ExplanationEvent):
             yield run.event("explanation", item_id=event.item.item_id, explanation=event.item.explanation)
         elif isinstance(event, DoneEvent):

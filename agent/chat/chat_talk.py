@@ -22,7 +22,7 @@ from agent.roles.names import Role
 from memory.service_models import UnknownUserError
 
 if TYPE_CHECKING:
-    from agent.chat.conversation import ChatEvent, TurnRun
+    from agent.chat.events import ChatEvent, TurnRun
 
 _STATED = re.compile(r"\b(?:i (?:really |also |just )?(?:like|love|enjoy|adore|am into|'m into|prefer|dig)|"
                      r"i'?m a (?:big |huge )?fan of|i'm really into|i'm into)\b\s+(.+)", re.IGNORECASE)

@@ -11,71 +11,30 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_messages
-from pydantic import BaseModel, ConfigDict, Field
 
 from agent.chat.backend import ChatBackend
 from agent.chat.chat_edits import edit_turn, memory_view_turn
 from agent.chat.chat_lists import list_turn
 from agent.chat.chat_talk import feedback_turn, other_turn, profile_turn, why_turn
+from agent.chat.events import ChatEvent, TurnRun
 from agent.chat.intents import Intent
 from agent.chat.phrasing import regular
 from agent.chat.sessions import ChatLine, LocalSessions, PendingQuestion, SessionState, SessionStore
 from agent.chat.turns import Reading, Turn, TurnReader, items_named
-from agent.explain.records import Explanation, RecommendationRecord
-from agent.explain.why import WhyAnswer
-from agent.roles.names import COMPUTED
+from agent.explain.records import RecommendationRecord
 from memory.domain import GENERIC_WORDS, DomainWords
 from memory.tokens import count_tokens
 
 MAX_MESSAGE_CHARS = 2000
+__all__ = ["ChatEvent", "Conversations", "MAX_MESSAGE_CHARS", "SessionMismatchError"]
 _LOCKS = 512  # striped per-session locks: two turns of one session never interleave in a process
-
-
-class ChatEvent(BaseModel):
-    """One piece of a reply: text, the list, an explanation as it arrives, an answer, or the end."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    kind: Literal["text", "recommendations", "explanation", "why", "profile", "feedback", "edit", "done"]
-    session_id: str
-    intent: Intent
-    text: str | None = None
-    record: RecommendationRecord | None = None
-    item_id: str | None = None
-    explanation: Explanation | None = None
-    why: WhyAnswer | None = None
-    profile: dict | None = Field(default=None, description="The profile view (see ShiftRecService.profile).")
-    edit: dict | None = Field(default=None, description="The memory edit made (see ShiftRecService.edit_memory).")
-    active: list[str] = Field(default_factory=list, description="Refinements active in the session, in words.")
-    made_by: str = Field(default=COMPUTED, description="How the text was made: 'computed from your history' or "
-                         "'written by <model>'.")
 
 
 class SessionMismatchError(PermissionError):
     def __str__(self) -> str:
         return "this session belongs to another user: start a new session id"
-
-
-class TurnRun:
-    """One turn in progress: the session's state, the turn read, and how to emit events."""
-
-    def __init__(self, session_id: str, state: SessionState, message: str, turn: Turn, backend: ChatBackend,
-                 domain: DomainWords):
-        self.session_id, self.state, self.message, self.turn = session_id, state, message, turn
-        self.backend, self.domain = backend, domain
-
-    @property
-    def user(self) -> str:
-        return self.state.user
-
-    def event(self, kind: str, **fields) -> ChatEvent:
-        return ChatEvent(kind=kind, session_id=self.session_id, intent=self.turn.intent, **fields)
-
-    def text(self, text: str, made_by: str = COMPUTED) -> ChatEvent:
-        return self.event("text", text=text, made_by=made_by)
 
 
 class Conversations:
@@ -173,7 +132,7 @@ class Conversations:
         """Make ``record`` the session's last list (shown outside the chat, e.g. after a thumbs click)."""
         with self._locks[hash(session_id) % _LOCKS]:
             state = self._state(session_id, user)
-            show_list(state, record)
+            state.show(record)
             self.sessions.save(state)
 
     def forget_user(self, user: str) -> int:
@@ -198,13 +157,6 @@ class Conversations:
         )
         state.lines = [ChatLine(role="user" if isinstance(m, HumanMessage) else "assistant", content=str(m.content))
                        for m in messages]
-
-
-def show_list(state: SessionState, record: RecommendationRecord) -> None:
-    """The session now shows ``record``'s list."""
-    state.last_record_id = record.id
-    state.last_list = [(entry.item_id, entry.title) for entry in record.items]
-    state.note_shown([entry.item_id for entry in record.items])
 
 
 def _answered(chosen: Reading, message: str, context) -> Turn:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.chat.edit_phrases import EditAsk
 from agent.chat.turns import Reading
+from agent.explain.records import RecommendationRecord
 from agent.pipeline.refinement import Refinement
 
 MAX_SHOWN = 200  # items remembered as shown in a session ("more" skips them)
@@ -52,6 +53,12 @@ class SessionState(BaseModel):
     lines: list[ChatLine] = Field(default_factory=list)
     turns: int = 0
     version: int = 0  # bumped on every save (a shared store refuses a save over a newer one)
+
+    def show(self, record: RecommendationRecord) -> None:
+        """The session now shows ``record``'s list."""
+        self.last_record_id = record.id
+        self.last_list = [(entry.item_id, entry.title) for entry in record.items]
+        self.note_shown([entry.item_id for entry in record.items])
 
     def note_shown(self, items: list[str]) -> None:
         self.shown = [item for item in self.shown if item not in items][-(MAX_SHOWN - len(items)):] + items

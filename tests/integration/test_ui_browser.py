@@ -18,9 +18,11 @@ import pytest
 
 from agent.forecast.training import ForecastInputs, fit_forecast
 from agent.service import ShiftRecService
+from memory.models import Item
 from serving.app import create_app, serve_in_background
 from serving.settings import ApiSettings
 from tests.agent_support import SchemaLLM, build_service
+from tests.memory_support import event
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +40,13 @@ def _with_hostile_title(service: ShiftRecService) -> str:
     title = f"{item.title} {HOSTILE_MARKUP}"
     service.memory.add_items([item.model_copy(update={"title": title})])
     return title
+
+
+def _with_an_action_phase(service: ShiftRecService) -> None:
+    """A few action movies ana liked early on: the phase she will say is over."""
+    service.memory.add_items([Item(id=f"act{i}", title=f"Action {i} car chase explosion", categories=["Action"])
+                              for i in range(6)])
+    service.memory.ingest([event("ana", f"act{i}", 0.5 + i) for i in range(6)], progress=False)
 
 
 @dataclass
@@ -58,6 +67,7 @@ def ui(tmp_path: Path) -> Iterator[RunningUI]:
     inputs = ForecastInputs.from_memory(service.memory, {row[1] for row in rows}, service.horizon)
     service.serve_forecast(fit_forecast([row[:3] for row in rows], inputs.nodes_of, inputs.horizon, inputs.named))
     hostile_title = _with_hostile_title(service)
+    _with_an_action_phase(service)
     history = service.memory.get_items(sorted(service.memory.seen_items("ana")))
     topics = [node.label for node in service.memory.digest("ana").long_term if node.level == "topic"]
     try:
@@ -147,3 +157,11 @@ def test_chat_cards_why_thumbs_down_and_trajectory_in_chromium(ui: RunningUI, br
     lines = page.locator('#trajectory svg g.mark-line path')
     assert lines.count() == len(ui.topics)
     shot("ui-profile-trajectory.png", panel)
+
+    # editing the memory in words: the phase fades, and the profile panel says so at once
+    page.locator("#chat-input textarea").fill("I'm over my action phase")
+    page.locator("#chat-input textarea").press("Enter")
+    expect(page.locator("#chat")).to_contain_text("Done: Action fades from what I know about you", timeout=WAIT_MS)
+    expect(profile.locator(".sr-edits")).to_contain_text("Action fades: you said that phase is over", timeout=WAIT_MS)
+    expect(profile.locator(".sr-profile-text")).to_contain_text("less Action")
+    shot("ui-after-edit.png", panel)
