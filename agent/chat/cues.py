@@ -20,8 +20,12 @@ WHY = re.compile(
     r"\b(?:on there|on the list|in the list|in there|here|there) because\b|^is .{1,60} because\b|\bwhere did .{1,40} come from\b|"
     r"\bwhat's the logic\b|\bwhy would i\b")
 PROFILE_FIRST = re.compile(  # questions about the person that look like a why or a request
-    r"\bwhy do you think i(?:'m| am)?\b|\b(?:show|tell) me (?:what you (?:know|think)|my (?:taste|profile|"
-    r"preferences|interests|history))\b|\bdo you think i(?:'m| am| like| prefer| would)\b")
+    r"\bwhy do you think (?:i|we)(?:'m| am| are)?\b|\b(?:show|tell) me (?:what you(?:'ve| have)? (?:know|think|got)|"
+    r"my (?:\w+ )?(?:taste|profile|preferences|interests|history))\b|\bdo you think (?:i|we)\b|"
+    r"\bwould you say (?:i|we)(?:'m| am|'re| are)?\b|\bdo you have (?:me|us) (?:down )?as\b|"
+    r"\bwhat (?:info|information|data) do you have (?:on|about) (?:me|us)\b|"
+    r"\bwhat's in my (?:\w+ )?history\b|\bwhat do you know about (?:our|my) (?:household|family|home)\b|"
+    r"\bwhat's (?:my|our) most (?:bought|watched|purchased|frequent|common)\b")
 PROFILE = re.compile(
     r"\bmy (?:taste|tastes|profile|interests|preferences|habits|type|viewing|shopping|reading)\b|"
     r"\bwhat (?:do|did) i (?:usually|normally|typically|mostly|tend to|generally|actually)\b|"
@@ -36,6 +40,8 @@ PROFILE = re.compile(
     r"\bha(?:ve|s) my .{1,30} changed\b|"
     r"\bdo i (?:like|prefer|usually|tend|seem|mostly|watch|buy)\b|\bmy (?:favou?rite|top|main) (?:genres?|topics?|"
     r"categories|kinds?|types?|things|departments?)\b")
+TRYING = re.compile(r"\b(?:i'm|we're|i am|we are) (?:trying|aiming|hoping) to (?:eat|buy|drink|watch|cook|read) "
+                    r"(?:more|less|fewer)\b")
 NEGATIVE_STATED = re.compile(r"\bnot (?:a |really a )?(?:big |huge )?fan of\b|\bi (?:don't|do not) (?:really )?(?:like|eat|"
                              r"drink|watch|enjoy|buy|care for)\b|\bi tend to (?:dislike|avoid)\b|\bnot really my thing\b")
 COMPLIMENT = re.compile(r"\byou(?:'re| are) (?:so |really |the )?(?:great|awesome|amazing|best|funny|smart|helpful|cool|"
@@ -60,17 +66,17 @@ REQUEST = re.compile(
     r"want (?:a|an|some|something|\d+|two|three|four|five|a few|a couple)|looking for|in the mood for|"
     r"surprise me|what else|what's (?:a |an |some )?(?:good|great|decent)|any (?:good|great|decent|fun|hidden|"
     r"new|ideas)|(?:hidden )?gems|ideas for|options for|what do you have|hit me with|throw me|line up|"
-    r"shopping list|what to (?:watch|buy|read|get|try|cook|eat)|for tonight|tonight|this weekend|more please|"
+    r"shopping list|what to (?:watch|buy|read|get|try|cook|eat)|restock|stock up|what do (?:i|we) need|for tonight|tonight|this weekend|more please|"
     r"show more|next page|another (?:list|batch|round)|what goes with|i'm bored|help me (?:pick|choose|find|"
     r"decide)|(?:any|some|more|your|new|a few|few|need|want) (?:recommendations?|suggestions?|recs|picks)|"
     r"(?:recommendations?|suggestions?|picks) (?:for|please)|what would you (?:put on|pick|choose|go with|"
     r"recommend|suggest)|for someone who|^(?:recommendations?|suggestions?|picks))\b")
 CHANGE = re.compile(  # asks for a different list than the one shown
-    r"\b(?:different|other) ones\b|\bsomething else\b|\bnot these\b|\bswap (?:them|these|it)\b|"
+    r"\bsomething (?:completely |totally |entirely )?different\b|\b(?:different|other) ones\b|\bsomething else\b|\bnot these\b|\bswap (?:them|these|it)\b|"
     r"\breplace (?:them|these|it|that)\b|\bchange (?:the|these|them|it) up\b|\bshuffle\b")
 SMALL_TALK = re.compile(
     r"^\s*(?:hi|hello|hey|yo|thanks|thank you|cheers|bye|goodbye|good (?:morning|night|evening)|ok|okay|cool|"
     r"how are you|who are you|what can you do|help|brb|lol|haha|hmm|k|sure|nice|wow)\b|"
     r"\b(?:brb|be right back|gotta go|talk later|ttyl|my password|log ?in|account settings|sign out)\b")
-TRIVIA = re.compile(r"\b(?:what year|who (?:directed|starred|wrote|made|plays)|how long is|when (?:did|was)|"
+TRIVIA = re.compile(r"\b(?:recipe|how (?:do|to|can) (?:i |we )?(?:cook|make|bake)|what year|who (?:directed|starred|wrote|made|plays)|how long is|when (?:did|was)|"
                     r"what time|who is in|what's the weather|is it (?:raining|sunny))\b")

@@ -29,12 +29,16 @@ _OTHERS = r"(?:my |a |the |our )?(?:partner|wife|husband|mom|mum|dad|parents|fri
 _WHO = rf"(?P<who>{_KIDS}|{_OTHERS})"
 _STRONG_FADE = [
     r"\b(?:i'm|i am|we're|we are)\s+(?:so |totally |completely |kind of |pretty much |well )?(?:over|done with|past|"
-    r"through with|finished with)\s+(?:my|the|that|our)\s+(?P<t>[^.;!?]+?)\s+(?:phase|kick|streak|period|days|obsession|thing)\b",
-    r"\bmy\s+(?P<t>[^.;!?]+?)\s+(?:phase|kick|streak|period|days|obsession)\s+(?:is|are|was|were)\s+"
+    r"through with|finished with)\s+(?:my|the|that|our)\s+(?P<t>[^.;!?]+?)\s+(?:phase|stage|kick|streak|period|days|obsession|thing)\b",
+    r"\bmy\s+(?P<t>[^.;!?]+?)\s+(?:phase|stage|kick|streak|period|days|obsession)\s+(?:is|are|was|were)\s+"
     r"(?:over|done|behind me|finished)\b",
     r"(?:\b(?:i'm|i am|we're|we are)\s+)?(?:\bno longer|\bnot)\s+(?:really |that )?(?:into|interested in|a fan of|"
     r"watching|buying|reading|eating|drinking)\s+(?P<t>[^.;!?]+?)\s+(?:any ?more|these days|now)\b",
     r"\bno longer\s+(?:into|interested in|a fan of|watch|buy|read)\s+(?P<t>[^.;!?]+)",
+    r"\b(?:i|we)\s+(?:don't|do not|no longer)\s+(?:really\s+)?(?:watch|buy|eat|drink|read|get)\s+(?P<t>[^.;!?,]+?)\s+"
+    r"(?:any ?more|these days|now)\b",
+    r"\b(?:i'm|i am|we're|we are)\s+(?:so |totally |well )?past\s+(?:my|the|that|our)\s+(?P<t>[^.;!?]+?)\s+"
+    r"(?:stage|phase|years|days)\b",
     r"\b(?:i've|i have|i)\s+(?:grown|moved|got|gotten|grew)\s+(?:out of|past|over|on from)\s+(?P<t>[^.;!?]+)",
     r"\b(?:i've|i have|i)\s+(?:gone|went)\s+off\s+(?P<t>[^.;!?]+)",
     r"\b(?:i|i've|i have)\s+(?:stopped|quit|gave up|given up)\s+(?:watching|buying|reading|eating|drinking|on)?\s*"
@@ -83,7 +87,7 @@ _UNPIN = [
     r"(?:,.*)?$",
 ]
 _UNDO = re.compile(r"\b(?:undo|revert|take (?:that|it|this) back|put (?:it|that|them) back|restore (?:that|it))\b|"
-                   r"^(?:please |oh |oops,? |no,? |wait,? |actually,? )*(?:scratch that|cancel (?:that|the last "
+                   r"^(?:please |oh |oops,? |no,? |wait,? |actually,? )*(?:scratch that(?: last (?:edit|change|one))?|cancel (?:that|the last "
                    r"(?:edit|change|one))|never ?mind|i didn't mean that|go back)\b")
 _SHOW = re.compile(r"\bwhat you (?:know|remember|have stored|believe) (?:about|on|of) (?:me|us)\b|"
                    r"\bwhat (?:do|did) you (?:actually |really |even )?(?:know|remember|have|store|keep|believe|think you "

@@ -30,7 +30,7 @@ CLOSE = 0.08  # classifier probabilities closer than this between two actionable
 _STATED = re.compile(r"\bi (?:really |also |just |tend to |usually |generally )?(?:like|love|enjoy|adore|am into|'m into|"
                      r"prefer|dig)\b|\bi'm (?:a (?:big |huge )?fan of|really into|into)\b|"
                      r"\bmore of an? .{1,25} person\b|\b(?:big|huge) fan of\b")
-_CHANGE_THIS_LIST = re.compile(r"^(?:ok,? |now,? |just |only |hmm,? |nah,? )*(?:give me|show me|make it|"
+_CHANGE_THIS_LIST = re.compile(r"^(?:ok,? |now,? |just |only |hmm,? |nah,? |forget it,? |never ?mind,? )*(?:give me|show me|make it|"
                                r"something (?:completely |totally )?different)\b|\bsurprise me\b")
 TitleSpans = Callable[[str], list[tuple[str, int, int]]]
 
@@ -150,6 +150,8 @@ class TurnReader:
         if cues.CHANGE.search(text):
             return Turn(intent=Intent.REFINE, slots=slots)
         named = items_named(text, context)
+        if cues.TRYING.search(text) and not requested:  # "we're trying to eat more plant based": a taste
+            return Turn(intent=Intent.FEEDBACK)
         if cues.NEGATIVE_STATED.search(text) and not requested and not named:
             return Turn(intent=Intent.FEEDBACK, slots=slots)  # "not a big fan of X": a taste, acted on as a filter
         if _STATED.search(text) and not requested and not named and not slots.exclude and not slots.avoid:
