@@ -18,6 +18,7 @@ import os
 import shutil
 import statistics
 import time
+import uuid
 from collections import Counter, defaultdict
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -42,10 +43,12 @@ from serving.settings import Settings
 DATA = Path(__file__).resolve().parent / "data"
 DIALOGUES = DATA / "dialogues.jsonl"
 DIALOGUE_SETS = {"dialogues": DIALOGUES, "fresh": DATA / "dialogues_fresh.jsonl"}
-INTENT_SETS = {"fresh": DATA / "intents_fresh.jsonl", "heldout": DATA / "intents_heldout.jsonl",
-               "older": DATA / "intents_blind.jsonl"}
+INTENT_SETS = {"final": DATA / "intents_final.jsonl", "fresh": DATA / "intents_fresh.jsonl",
+               "heldout": DATA / "intents_heldout.jsonl", "older": DATA / "intents_blind.jsonl"}
 INTENT_NOTES = {
-    "fresh": "150 messages by another writer, measured once the grammar was final",
+    "final": "160 messages by another writer, never read while building: the blind set",
+    "fresh": "150 messages by another writer; first measured at 0.88, then its misses were read and general "
+             "cue words added",
     "heldout": "140 messages by another writer; its misses were read once while the cue words were written",
     "older": "96 messages from the first release; its misses were read while the cue words were written",
 }
@@ -77,15 +80,17 @@ def run_conversation_bench(settings: Settings, results_dir: Path, cache_dir: Pat
                         _intent_set(service, rows, user, intents[set_name])
     accuracy = {name: round(found["right"] / found["total"], 4) for name, found in intents.items()}
     result = tallies["dialogues"].result() | {
-        "blind_intent_accuracy": accuracy["fresh"],
-        "blind_cases": intents["fresh"]["total"],
-        "blind_set": "bench/data/intents_fresh.jsonl: written by another writer apart from the code and the other "
-                     "sets, and measured only after the grammar was final (no rule was written from it)",
+        "blind_intent_accuracy": accuracy["final"],
+        "blind_cases": intents["final"]["total"],
+        "blind_set": "bench/data/intents_final.jsonl: written by another writer apart from the code and the other "
+                     "sets, measured once the grammar was final (no rule was written from it)",
         "intent_sets": {name: {"accuracy": accuracy[name], "cases": intents[name]["total"], "note": INTENT_NOTES[name],
                                "misses": intents[name]["misses"][:MISSES_KEPT]} for name in INTENT_SETS},
         "fresh_dialogues": {key: value for key, value in tallies["fresh"].result().items() if key != "scripts_misses"}
         | {"note": "bench/data/dialogues_fresh.jsonl: the same definition, written by another writer after the "
-                   "grammar was built; no rule was written from it", "misses": tallies["fresh"].misses[:MISSES_KEPT]},
+                   "grammar was built. First run (movies / grocery): intent 0.883 / 0.865, slot F1 0.876 / 0.761, "
+                   "state 0.583 / 0.081, edits 0.643 / 0.333; its misses were then read and general fixes made",
+           "misses": tallies["fresh"].misses[:MISSES_KEPT]},
         "targets": TARGETS,
         "machine": {"load_before": [round(x, 2) for x in load_before],
                     "load_after": [round(x, 2) for x in os.getloadavg()]},
@@ -206,8 +211,7 @@ def _fresh_service(stack: ExitStack, settings: Settings, demo: str, cache_dir: P
     if not (template / f"demo-{demo}.json").exists():
         with InterestMemory.open(loaded.memory_config) as memory:
             ensure_demo_data(memory, loaded)
-    work = cache_dir / f"{demo}-run"
-    shutil.rmtree(work, ignore_errors=True)
+    work = cache_dir / f"{demo}-run-{uuid.uuid4().hex[:8]}"  # a new path: Chroma keeps one client per path
     shutil.copytree(template, work)
     stack.callback(shutil.rmtree, work, True)
     running = settings.model_copy(update={"data_dir": work, "demo": demo})
@@ -232,7 +236,7 @@ def markdown(result: dict[str, Any]) -> str:
              f"as the set expects ({result['clarify_expected_rate']})"),
             ("turn p50 (s)", result["turn_p50_s"], fresh["turn_p50_s"], "")]
     lines = ["# Conversation: the labelled dialogue sets", "",
-             "| measure | dialogue set (built against) | fresh set (never read while building) | target |",
+             "| measure | dialogue set (built against) | fresh set (read after its first run) | target |",
              "|---|---|---|---|"]
     lines += [f"| {name} | {ours} | {theirs} | {target} |" for name, ours, theirs, target in rows]
     lines += ["", "| intent set | accuracy | messages | note |", "|---|---|---|---|"]

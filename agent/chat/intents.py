@@ -2,7 +2,8 @@
 
 Measured on a blind set written apart from everything here (bench/data): hand-written
 phrase rules reached 0.52 and would not generalise; softmax regression over MiniLM
-embeddings, trained on ``agent/chat/data/intent_training.jsonl``, reached 0.93. The LLM is
+embeddings, trained on ``agent/chat/data/intent_training.jsonl``, reached 0.93; 420 more messages written
+apart later (``intent_training_more.jsonl``) widen it to memory edits and self-questions. The LLM is
 asked only when the classifier is unsure and one is given; if it fails, the classifier's
 best guess stands. Training takes a few seconds and is cached by the data's hash.
 """
@@ -26,7 +27,7 @@ from agent.llm.prompting import run_prompt
 from memory.domain import GENERIC_WORDS, DomainWords
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-TRAINING_FILE = "intent_training.jsonl"
+TRAINING_FILES = ("intent_training.jsonl", "intent_training_more.jsonl")  # the second written apart, later
 
 
 class Intent(StrEnum):
@@ -58,8 +59,10 @@ class RoutedIntent:
 
 
 def training_rows() -> list[tuple[str, Intent]]:
-    text = (resources.files("agent.chat") / "data" / TRAINING_FILE).read_text(encoding="utf-8")
-    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    rows = []
+    for name in TRAINING_FILES:
+        text = (resources.files("agent.chat") / "data" / name).read_text(encoding="utf-8")
+        rows += [json.loads(line) for line in text.splitlines() if line.strip()]
     return [(row["text"], Intent(row["intent"])) for row in rows]
 
 
