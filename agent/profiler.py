@@ -26,6 +26,9 @@ from agent.roles.names import COMPUTED, Role
 from memory.digest import MemoryDigest
 from memory.domain import GENERIC_WORDS, DomainWords
 from memory.service import InterestMemory
+from memory.state_rows import user_key
+
+PROFILE_CACHE_KIND = "profile_cache"  # the shared cache's rows among the user's documents
 
 PROFILE_PROMPT = "profile"
 
@@ -95,17 +98,35 @@ class Profiler:
         """The user's profile for the current memory version (raises UnknownUserError if no memory);
         a caller holding the user's snapshot passes its ``version`` (no second read on a cache hit)."""
         version = version or self._memory.memory_version(user)
+        cached = self._lookup(user, version)
+        if cached is not None:
+            return cached
+        result = self._build(user)
+        self._keep(result)
+        self._memory.store.put_document(user, _cache_row(user), PROFILE_CACHE_KIND, result.model_dump_json())
+        return result
+
+    def _lookup(self, user: str, version: str) -> ProfileResult | None:
+        """This process's copy, else the one any worker stored for this memory version (the shared cache)."""
         with self._lock:
             cached = self._cache.get((user, version))
             if cached is not None:
                 self._cache.move_to_end((user, version))
                 return cached
-        result = self._build(user)
+        row = self._memory.store.user_document(user, _cache_row(user))
+        if row is None or not row.document:
+            return None
+        stored = ProfileResult.model_validate_json(row.document)
+        if stored.memory_version != version:
+            return None
+        self._keep(stored)
+        return stored
+
+    def _keep(self, result: ProfileResult) -> None:
         with self._lock:
-            self._cache[(user, result.memory_version)] = result
+            self._cache[(result.user, result.memory_version)] = result
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return result
 
     def forget(self, user: str) -> None:
         """Drop the user's cached profiles (account deletion)."""
@@ -114,10 +135,9 @@ class Profiler:
                 del self._cache[key]
 
     def cached(self, user: str) -> ProfileResult | None:
-        """The profile for the current memory version if one was already built (no LLM call)."""
-        version = self._memory.memory_version(user)
-        with self._lock:
-            return self._cache.get((user, version))
+        """The profile for the current memory version if one was already built here or by another worker
+        (no LLM call)."""
+        return self._lookup(user, self._memory.memory_version(user))
 
     def draft(self, user: str) -> ProfileDraft:
         summary = self._memory.summary(user, self._token_budget)
@@ -184,6 +204,10 @@ class Profiler:
 
 
 _SUMMARY_MARKS = re.compile(r"\[[^\]]*\]|\d{4}-\d{2}-\d{2}|\bevents?\b|\bstrength\b|\bversion\b", re.IGNORECASE)
+
+
+def _cache_row(user: str) -> str:
+    return f"profile-cache:{user_key(user)}"
 
 
 def copies_the_summary(text: str) -> bool:

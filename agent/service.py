@@ -8,7 +8,6 @@ deterministic stand-in, so a result always comes, flagged degraded when it had t
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import uuid
@@ -18,30 +17,37 @@ from datetime import datetime, timezone
 
 from agent.chat.conversation import ChatEvent, Conversations
 from agent.chat.intents import IntentClassifier, IntentRouter
+from agent.chat.sessions import StoredSessions
 from agent.explain.admission import LLMAdmission
 from agent.explain.explainer import Explainer, OutputAudit, Pick
 from agent.explain.records import RecommendationRecord, RecommendedItem, RecordBook
 from agent.explain.why import WhyAnswer, answer_why
-from agent.forecast.forecaster import Forecaster, user_forecast
-from agent.forecast.model_file import ForecastModel
+from agent.forecast.forecaster import Forecaster
 from agent.forecast.shown import score_clock, with_forecast
 from agent.forecast.track_record import ForecastBook
-from agent.forecast.views import ForecastView
 from agent.llm.interface import LLM, LLMError
 from agent.llm.preference import RANK_PROMPT, RANK_VERSION, llm_preference
+from agent.log_follower import LogFollower
 from agent.model_updates import ModelSwap, ModelUpdates, served_forecast, served_models
 from agent.pipeline.candidates import VECTORS_PER_KIND, CandidateGenerator
 from agent.pipeline.diversity import intra_list_diversity
 from agent.pipeline.refinement import Refinement
-from agent.pipeline.shortlist import RankedCandidate, diversify, fused_pool, with_source, within_years
+from agent.pipeline.shortlist import (
+    RankedCandidate,
+    diversify,
+    fused_pool,
+    with_source,
+    within_years,
+)
 from agent.pipeline.standing import with_standing
 from agent.profiler import Profiler, ProfileResult
-from agent.rankers.artifacts import ArtifactMeta, ArtifactStore
+from agent.rankers.artifacts import ArtifactStore
 from agent.rankers.behaviour import BehaviourModels
 from agent.rankers.behaviour_training import fit_behaviour, tune_weights
 from agent.rankers.weight_tuning import WeightChoice
 from agent.roles.gate import RoleGate, open_gate
 from agent.roles.names import Role
+from agent.service_behaviour import BehaviourSupport
 from agent.service_chat import ChatSupport
 from agent.service_edits import EditSupport
 from agent.service_models import (
@@ -60,7 +66,7 @@ from memory.service_models import DeletionReport, UserExport
 from memory.snapshot import UserSnapshot
 
 
-class ShiftRecService(ChatSupport, EditSupport):
+class ShiftRecService(ChatSupport, EditSupport, BehaviourSupport):
     def __init__(
         self, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
         intents: IntentRouter, weights: WeightChoice | None = None, model_version: str | None = None,
@@ -90,7 +96,8 @@ class ShiftRecService(ChatSupport, EditSupport):
         self._workers = ThreadPoolExecutor(settings.agent.max_llm_queue, thread_name_prefix="explain")
         self._explainer = Explainer(memory, llm, settings.agent.evidence_options, self.audit, self._workers,
                                     words=settings.agent.explanation_words, domain=settings.words, gate=self.roles)
-        self.conversations = Conversations(self, settings.agent.chat_history_tokens, settings.words)
+        self.conversations = Conversations(self, settings.agent.chat_history_tokens, settings.words,
+                                           StoredSessions(memory.store))
         self._admission = LLMAdmission(settings.agent.max_llm_queue)
         self._titles: tuple[int, list[tuple[str, str]]] | None = None
         self._observe_lock = threading.Lock()
@@ -98,6 +105,7 @@ class ShiftRecService(ChatSupport, EditSupport):
         self.horizon = settings.agent.horizon(settings.words.repeats)
         self.forecaster: Forecaster | None = None  # the trained version's interest-shift forecast
         self.shift_adapter = shift_adapter  # a served LoRA shift adapter (agent.finetune.served_shift), or None
+        self.log: LogFollower | None = None  # counts what other workers log (agent.log_follower)
 
     @classmethod
     def create(
@@ -107,7 +115,7 @@ class ShiftRecService(ChatSupport, EditSupport):
         """Fit popularity and item-kNN on everything in memory and serve the newest trained version (SASRec
         and its fusion weights). Without one the service answers at once, weights tuned on what there is,
         and (``updates``) a background thread trains a version; it also swaps in every later one."""
-        started = time.perf_counter()
+        started, since = time.perf_counter(), time.time()  # events logged from here on are followed
         agent = settings.agent
         store = ArtifactStore(settings.artifacts_dir)
         meta, sequential = served_models(settings.sequential_model_path, store, echo)
@@ -126,6 +134,8 @@ class ShiftRecService(ChatSupport, EditSupport):
             service.source_weights = dict(meta.weights)
         if meta is not None:
             service.serve_forecast(served_forecast(store, meta, service.horizon, echo))
+        if updates:
+            service.log = LogFollower(memory, service._observe, agent.log_poll_s, since).start()
         if updates and settings.sequential_model_path is None:
             train_now = (meta is None or not meta.forecast) and agent.train_sequential_if_missing
             service.updates = ModelUpdates(service, store, agent, train_now=train_now, echo=echo,
@@ -134,56 +144,10 @@ class ShiftRecService(ChatSupport, EditSupport):
              f"log; behaviour models {service.model_version or 'not trained yet'})")
         return service
 
-    # ---------------------------------------------------------------- behaviour model versions
-    def logged_events(self) -> int:
-        return self.memory.event_count()
-
-    @contextlib.contextmanager
-    def model_swap(self) -> Iterator[ModelSwap]:
-        """New models fitted inside serve from its end on; events observed meanwhile are replayed into them."""
-        swap = ModelSwap(self.memory)
-        with self._observe_lock:
-            self._swap = swap
-        try:
-            yield swap
-        finally:
-            with self._observe_lock:
-                self._swap = None
-                if swap.models is not None and swap.meta is not None:
-                    swap.replay()
-                    self._serve(swap.models, swap.meta)
-                    self.serve_forecast(swap.forecast)
-
-    def _serve(self, behaviour: BehaviourModels, meta: ArtifactMeta) -> None:
-        """Swap in at once: a running request keeps the objects it already holds."""
-        self._candidates = CandidateGenerator(self.memory, behaviour, self.settings.agent)
-        self.behaviour = behaviour
-        if meta.weights:
-            self.source_weights = dict(meta.weights)
-        self.model_version = meta.version
-
-    def serve_forecast(self, model: ForecastModel | None) -> None:
-        """Serve this fitted forecast (None: none) from now on."""
-        self.forecaster = (Forecaster(model, self.memory.catalog.label, self.settings.words, self._earned_adapter)
-                           if model else None)
-
-    def _earned_adapter(self):
-        """The shift adapter while its role card shows it beating the learned forecast, else None."""
-        earned = self.shift_adapter is not None and self.roles.earned(Role.SHIFT_FORECAST)
-        return self.shift_adapter if earned else None
-
-    def forecast(self, user: str) -> ForecastView | None:
-        """The user's interest-shift forecast now; None until a forecast has been fitted on the log."""
-        return user_forecast(self.forecaster, self.memory, user)
-
-    def _observe(self, user: str, history: Sequence[str], item: str, timestamp: float) -> None:
-        with self._observe_lock:
-            self.behaviour.observe(history, item, timestamp)
-            if self._swap is not None:
-                self._swap.pending.append((user, list(history), item, timestamp))
-
     def close(self) -> None:
         self.closing.set()
+        if self.log is not None:
+            self.log.stop()
         if self.updates is not None:
             self.updates.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
@@ -329,6 +293,8 @@ class ShiftRecService(ChatSupport, EditSupport):
         event = Event(user=user, item=item_id, action="like" if positive else "dislike", timestamp=when)
         result = self.memory.record(event)
         self._observe(user, history, item_id, when.timestamp())
+        if self.log is not None:
+            self.log.counted([event.id])
         return FeedbackResult(user=user, item_id=item_id, title=item.title, positive=positive, event_id=event.id,
                               memory_version=result.version)
 
@@ -338,6 +304,8 @@ class ShiftRecService(ChatSupport, EditSupport):
         known = {user: self.memory.known_events(user, [e.id for e in events if e.user == user]) for user in users}
         histories = {user: [event.item for event in self.memory.recent_events(user)] for user in users}
         report = self.memory.ingest(events, progress=progress)
+        if self.log is not None:
+            self.log.counted([event.id for event in events])
         for event in sorted(events, key=lambda e: (e.user, e.timestamp)):
             if event.id not in known[event.user]:
                 self._observe(event.user, histories[event.user], event.item, event.epoch)
@@ -353,6 +321,7 @@ class ShiftRecService(ChatSupport, EditSupport):
             "sequential_model": self.behaviour.has_sequential,
             "behaviour_version": self.model_version,
             "roles": self.roles.view(),
+            "events_followed": self.log.observed if self.log is not None else 0,
         }
 
     def chat(self, session_id: str, user: str, message: str) -> Iterator[ChatEvent]:

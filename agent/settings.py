@@ -111,6 +111,8 @@ class AgentSettings(BaseModel):
         default=True, description="With no trained version yet, train one in the background after start-up "
         "(the service answers at once with popularity, item-kNN and the memory; SASRec joins when it is done).",
     )
+    log_poll_s: float = Field(default=2.0, ge=0, description="How often a serving process reads the events other "
+                              "processes logged into its item-kNN and popularity counts (0: never; one process).")
     model_poll_s: float = Field(default=10.0, gt=0, description="How often a running service looks for a new "
                                 "trained version (and whether its retraining schedule is due).")
     retrain_every_events: int | None = Field(

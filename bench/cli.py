@@ -96,6 +96,24 @@ def bench_conversation(
                f"{result['state_accuracy']}, edits {result['edit_success']}, blind {result['blind_intent_accuracy']}")
 
 
+@bench_app.command("scaleout")
+def bench_scaleout(
+    results: ResultsOption = RESULTS_DIR,
+    folder: Annotated[Path, typer.Option(help="Scratch folder for the Chroma server and the workers' files.")] = (
+        Path.home() / ".cache" / "shiftrec" / "bench-scaleout"),
+    seconds: Annotated[float, typer.Option(min=5, help="Closed-loop load per worker count.")] = 30.0,
+) -> None:
+    """Requests/s and p95 with 1, 2 and 3 workers over one Chroma server; kill -9 of a worker under load."""
+    import shutil
+
+    from bench.scaleout_bench import run_scaleout_bench
+
+    shutil.rmtree(folder, ignore_errors=True)
+    result = run_scaleout_bench(results, folder, seconds=seconds)
+    typer.echo(f"rps {result['rps']}, p95 {result['p95_ms']} ms; events lost {result['events_lost']}, failed "
+               f"outside the killed worker {result['failed_requests_outside_killed_worker']}")
+
+
 @bench_app.command("agent")
 def bench_agent(
     results: ResultsOption = RESULTS_DIR,

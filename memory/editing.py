@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from memory.catalog import Catalog
 from memory.edits import NOT_MINE_REASONS, EditKind, EditState, MemoryEdit, is_behaviour, new_edit_id
-from memory.ingest import BatchWriter, ConcurrentWriteError
+from memory.ingest import BatchWriter, ConcurrentWriteError, retried
 from memory.interests import UserMemory
 from memory.replay import edit_row, erased_row, needs_refold
 from memory.service_models import UnknownUserError
@@ -130,7 +130,11 @@ class MemoryEditor:
 
     # ---------------------------------------------------------------- internals
     def _log(self, memory: UserMemory, edit: MemoryEdit, touched: int, refold: bool = False) -> EditResult:
-        """Append the edit to the user's log, then fold it in (refolding the log where past events change)."""
+        """Append the edit to the user's log, then fold it in (refolding the log where past events change);
+        another process writing the user at that moment only delays it."""
+        return retried(lambda: self._append(self._memory(memory.user), edit, touched, refold))
+
+    def _append(self, memory: UserMemory, edit: MemoryEdit, touched: int, refold: bool) -> EditResult:
         refold = refold or needs_refold(edit, memory.edits)
         row = edit_row(memory.user, edit, memory.log_seq + 1, self._store.dimension)
         self._store.add_events([row])

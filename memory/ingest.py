@@ -12,8 +12,12 @@ event ids (per user) are skipped, also within one batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -28,12 +32,17 @@ from memory.state_rows import (
     all_rows,
     changed_rows,
     event_row,
+    lock_row_id,
+    profile_row_id,
 )
 from memory.store import ChromaStore
 from memory.taxonomy import Chain
 from memory.user_cache import UserCache
 
 _ERRORS_LISTED = 5
+WRITE_ATTEMPTS = 8  # racing writers of one user: each retry folds the winner in first
+T = TypeVar("T")
+CHECKPOINT_LOCK_S = 10.0  # a checkpoint lock older than this belonged to a process that died
 logger = logging.getLogger(__name__)
 
 
@@ -47,6 +56,20 @@ class MemoryWriteError(RuntimeError):
 
 class ConcurrentWriteError(MemoryWriteError):
     """Two processes wrote the same user's next event at once; resend (nothing of this batch was kept)."""
+
+
+def retried(write: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+    """``write`` again after another process wrote the same user at the same moment (the loser's batch was
+    taken back whole and its users reloaded, so the next attempt folds the winner's events in first)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except ConcurrentWriteError:
+            if attempt == attempts:
+                raise
+            logger.info("another process wrote the same user at once: writing again (attempt %d)", attempt + 1)
+            time.sleep(random.uniform(0.005, 0.03) * attempt)
+    raise AssertionError("unreachable")
 
 
 class IngestReport(BaseModel):
@@ -155,8 +178,13 @@ class BatchWriter:
             )
 
     def checkpoint(self, memories: Sequence[UserMemory]) -> None:
-        """Write these users' derived rows; if Chroma fails they stay pending (the log has the events)."""
+        """Write these users' derived rows; if Chroma fails they stay pending (the log has the events). On a
+        shared store each user's checkpoint is written under that user's lock and never over a newer one."""
         if not memories:
+            return
+        if self._store.shared:
+            for memory in memories:
+                self._checkpoint_shared(memory)
             return
         rows, deletions = self._state_changes(memories)
         try:
@@ -167,6 +195,26 @@ class BatchWriter:
             return
         for memory in memories:
             memory.mark_saved()
+
+    def _checkpoint_shared(self, memory: UserMemory) -> None:
+        """Another process may be checkpointing the same user: one at a time, and only forwards (a checkpoint
+        over a newer one would leave rows of two different moments side by side)."""
+        lock, owner = lock_row_id(memory.user), uuid.uuid4().hex
+        if not self._store.try_lock(lock, memory.user, owner, CHECKPOINT_LOCK_S):
+            return  # the other process is writing a newer one; ours stays pending
+        try:
+            stored = self._store.get_state([profile_row_id(memory.user)]).get(profile_row_id(memory.user))
+            if stored is not None and int(stored.metadata.get("seq", 0)) > memory.log_seq:
+                self._users.evict([memory.user])  # we are behind: the next load reads theirs
+                return
+            rows, deletions = self._state_changes([memory])
+            self._store.upsert_state(rows)
+            self._store.delete_state(deletions)
+            memory.mark_saved()
+        except Exception as error:  # never lose the batch over a checkpoint: the next load replays the log
+            logger.warning("checkpoint of one user failed, will retry; events are safe: %s", error)
+        finally:
+            self._store.unlock(lock, owner)
 
     def rebuild(self, user: str) -> UserMemory | None:
         """Refold the user's whole log (events under the edits in force) into fresh derived rows: repair, new

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -59,11 +60,18 @@ def profile_row_id(user: str) -> str:
     return f"profile:{user_key(user)}"
 
 
+def lock_row_id(user: str) -> str:
+    """The row that says which process is writing the user's checkpoint."""
+    return f"lock:{user_key(user)}"
+
+
 def event_row(user: str, event: WindowEvent, vector: np.ndarray, seq: int) -> Row:
-    """``seq`` numbers a user's events in arrival order: the log position checkpoints refer to."""
+    """``seq`` numbers a user's events in arrival order: the log position checkpoints refer to; ``at`` is when
+    it was logged (wall clock), which other processes follow the log by."""
     metadata: Metadata = {
         "user": user,
         "seq": seq,
+        "at": time.time(),
         "event_id": event.event_id,
         "item": event.item,
         "action": event.action,
@@ -118,7 +126,7 @@ def memory_from_rows(user: str, rows: Iterable[Row], logged: list[Row], dimensio
     by_kind: dict[str, list[Row]] = {"interest": [], "session": [], "profile": []}
     for row in rows:
         if row.metadata.get("user") == user:
-            by_kind[str(row.metadata["kind"])].append(row)
+            by_kind.setdefault(str(row.metadata["kind"]), []).append(row)  # a write lock's row is no state
     if not by_kind["profile"]:
         return None
     meta = by_kind["profile"][0].metadata

@@ -20,9 +20,8 @@ callers check the ``user`` in the metadata of what comes back.
 
 from __future__ import annotations
 
-import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -33,6 +32,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from memory.edits import NOT_BEHAVIOUR
 from memory.rows import Hit, Metadata, Row
+from memory.sqlite_wal import use_write_ahead_log
 
 CATALOG_ITEMS = "catalog_items"
 CATALOG_TOPICS = "catalog_topics"
@@ -65,8 +65,9 @@ class StoreMismatchError(RuntimeError):
 class ChromaStore:
     """Typed access to the five collections, embedded or over HTTP."""
 
-    def __init__(self, client: Any, dimension: int, embedder_name: str):
+    def __init__(self, client: Any, dimension: int, embedder_name: str, shared: bool = False):
         self._client = client
+        self.shared = shared  # a server several processes may write to (checkpoints take a lock)
         self.dimension = dimension
         self.embedder_name = embedder_name
         self._max_batch = int(client.get_max_batch_size())
@@ -75,7 +76,7 @@ class ChromaStore:
     @classmethod
     def embedded(cls, path: Path, dimension: int, embedder_name: str) -> ChromaStore:
         """A PersistentClient on ``path``, its SQLite switched to write-ahead logging first."""
-        _use_write_ahead_log(path)
+        use_write_ahead_log(path)
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
         return cls(client, dimension, embedder_name)
 
@@ -99,7 +100,7 @@ class ChromaStore:
                 f"cannot reach the Chroma server at {url}: {error}. Start it with "
                 f"`chroma run --host {parsed.hostname} --port {port} --path DIR` or unset SHIFTREC_CHROMA_URL."
             ) from error
-        return cls(client, dimension, embedder_name)
+        return cls(client, dimension, embedder_name, shared=True)
 
     def ping(self) -> bool:
         """Whether Chroma answers right now (health checks; never raises)."""
@@ -161,6 +162,13 @@ class ChromaStore:
         for chunk in _chunks(list(ids), self._max_batch):
             self._collections[EVENTS].delete(ids=chunk)
 
+    def events_logged_since(self, at: float, limit: int = 20_000) -> list[Metadata]:
+        """Behaviour events logged (wall clock) after ``at``, oldest first: how a process follows what others
+        write (every event row carries ``at``)."""
+        where = {"$and": [{"at": {"$gt": at}}, _BEHAVIOUR]}
+        found = self._collections[EVENTS].get(where=where, include=["metadatas"], limit=limit)["metadatas"] or []
+        return sorted((dict(metadata or {}) for metadata in found), key=lambda metadata: float(metadata["at"]))
+
     def user_events(self, user: str, vectors: bool = False) -> list[Row]:
         """The user's behaviour events (their edits left out: see :meth:`user_log`)."""
         include = ["metadatas", "embeddings"] if vectors else ["metadatas"]
@@ -220,6 +228,48 @@ class ChromaStore:
         result = self._collections[RECORDS].get(where=self._user_filter(user), include=["metadatas", "documents"])
         rows = sorted(_rows(result, vectors=False), key=lambda row: -float(row.metadata.get("created", 0)))
         return rows[:limit]
+
+    # ---------------------------------------------------------------- a user's documents (sessions, caches)
+    def put_document(self, user: str, row_id: str, kind: str, document: str) -> None:
+        """Store (or replace) one of the user's documents of ``kind`` (chat sessions, cached profiles)."""
+        vector = np.full(self.dimension, self.dimension**-0.5, dtype=np.float32)
+        self._write(RECORDS, [Row(row_id, vector, {"user": user, "kind": kind}, document)], upsert=True)
+
+    def user_document(self, user: str, row_id: str) -> Row | None:
+        """The document, only if it belongs to ``user``."""
+        row = self._get(RECORDS, [row_id], vectors=False, documents=True).get(row_id)
+        return row if row is not None and row.metadata.get("user") == user else None
+
+    def document(self, row_id: str) -> Row | None:
+        """A document by id whatever its user (the caller checks the owner it holds, e.g. a chat session)."""
+        return self._get(RECORDS, [row_id], vectors=False, documents=True).get(row_id)
+
+    def user_documents(self, user: str, kind: str) -> list[Row]:
+        where = {"$and": [self._user_filter(user), {"kind": kind}]}
+        return list(_rows(self._collections[RECORDS].get(where=where, include=["metadatas", "documents"]), False))
+
+    # ---------------------------------------------------------------- a lock per user, for checkpoints
+    def try_lock(self, row_id: str, user: str, owner: str, ttl_s: float) -> bool:
+        """Take the lock ``row_id`` for ``owner`` unless another holds it unexpired. Chroma's add keeps an
+        existing id, so of several processes adding at once exactly one row stands: its owner holds the lock."""
+        collection = self._collections[STATE]
+        vector = np.full((1, self.dimension), self.dimension**-0.5, dtype=np.float32)
+        for _ in range(2):
+            collection.add(ids=[row_id], embeddings=vector, metadatas=[{
+                "user": user, "kind": "lock", "owner": owner, "expires": time.time() + ttl_s}])
+            found = collection.get(ids=[row_id], include=["metadatas"])["metadatas"]
+            holder = dict(found[0] or {}) if found else {}
+            if holder.get("owner") == owner:
+                return True
+            if float(holder.get("expires", 0.0)) >= time.time():
+                return False
+            collection.delete(ids=[row_id])  # expired (its holder died): take it over
+        return False
+
+    def unlock(self, row_id: str, owner: str) -> None:
+        found = self._collections[STATE].get(ids=[row_id], include=["metadatas"])["metadatas"]
+        if found and (found[0] or {}).get("owner") == owner:
+            self._collections[STATE].delete(ids=[row_id])
 
     # ---------------------------------------------------------------- derived state
     def upsert_state(self, rows: Sequence[Row]) -> None:
@@ -361,36 +411,3 @@ _NO_VECTOR = np.zeros(0, dtype=np.float32)
 def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-_WAL_READY: set[Path] = set()  # files this process already checked (and may hold open through Chroma)
-
-
-def _use_write_ahead_log(path: Path) -> None:
-    """Switch Chroma's SQLite file to WAL before Chroma opens it (a setting stored in the file).
-
-    In its default rollback-journal mode every Chroma write costs ~8 fsyncs (~30 ms per
-    add on a busy disk here); WAL with SQLite's default synchronous=FULL keeps the same
-    durability with one. It must never be switched under a live Chroma connection pool
-    (chroma-core/chroma#7040), and a second SQLite library must not even open the file
-    while Chroma has it open in this process (closing it would drop Chroma's POSIX locks).
-    So: once per file and process, before the first client, and only if the header says so.
-    """
-    path.mkdir(parents=True, exist_ok=True)
-    database = (path / "chroma.sqlite3").resolve()
-    if database in _WAL_READY:
-        return
-    if not _header_says_wal(database):
-        with closing(sqlite3.connect(database, timeout=30)) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-    _WAL_READY.add(database)
-
-
-def _header_says_wal(database: Path) -> bool:
-    """Bytes 18-19 of an SQLite header are 2 in WAL mode (read without opening a connection)."""
-    try:
-        with database.open("rb") as handle:
-            header = handle.read(20)
-    except FileNotFoundError:
-        return False
-    return len(header) == 20 and header[18] == 2 and header[19] == 2

@@ -232,3 +232,5 @@ class Readiness(BaseModel):
     llm_queue: int = Field(description="Explanation requests at the LLM now.")
     max_llm_queue: int = Field(description="Beyond this, requests shed their LLM work and are served degraded.")
     roles: RolesView = Field(description="The roles the configured LLM earned against their stand-ins.")
+    events_followed: int = Field(default=0, description="Events other workers logged that this worker counted "
+                                 "into its item-kNN and popularity (it reads the shared log every log_poll_s).")

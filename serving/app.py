@@ -95,7 +95,7 @@ def _health_router(service: ShiftRecService) -> APIRouter:
             sequential_model=bool(parts["sequential_model"]), behaviour_version=parts["behaviour_version"],
             llm_queue=service.llm_queue,
             max_llm_queue=service.settings.agent.max_llm_queue,
-            roles=RolesView(**parts["roles"]),
+            roles=RolesView(**parts["roles"]), events_followed=parts["events_followed"],
         )
         if state == "unavailable":
             return JSONResponse(readiness.model_dump(mode="json"), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

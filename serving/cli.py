@@ -44,11 +44,19 @@ def prepare_model() -> None:
 
 
 @app.command("serve")
-def serve() -> None:
+def serve(
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes over one shared Chroma server "
+                                         "(more than 1: a `chroma run` server and the trainer run as processes too)")] = 1,
+    chroma_port: Annotated[int, typer.Option(help="Port of the Chroma server started for --workers > 1 when "
+                                             "SHIFTREC_CHROMA_URL is unset.")] = 8001,
+    train_every_minutes: Annotated[float, typer.Option(min=0.1, help="--workers > 1: how often the trainer "
+                                                       "retrains (its first training starts at once).")] = 60.0,
+) -> None:
     """Run the whole product: LLM, interest memory with the demo, HTTP API and web UI; Ctrl-C stops all.
 
     The LLM is the embedded vLLM unless SHIFTREC_LLM__URL is set; the demo is MovieLens-100K; the API
-    and the UI listen on SHIFTREC_API__HOST:SHIFTREC_API__PORT (127.0.0.1:8000).
+    and the UI listen on SHIFTREC_API__HOST:SHIFTREC_API__PORT (127.0.0.1:8000). With --workers N the
+    API runs as N stateless processes over a Chroma server (README "Scaling out").
     """
     from serving.app import create_app, serve_in_background
     from serving.llm_server import llm_base_url
@@ -60,6 +68,11 @@ def serve() -> None:
                    "SHIFTREC_API__ADMIN_KEY (and SHIFTREC_API__USER_KEYS), or listen on 127.0.0.1", err=True)
         raise typer.Exit(1)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwinds the with-block like Ctrl-C
+    if workers > 1:
+        from serving.cluster import serve_workers
+
+        serve_workers(settings, workers, chroma_port, train_every_minutes)
+        return
     with ExitStack() as stack:
         service = open_service(stack, settings, calibrate=True)
         try:
@@ -77,6 +90,17 @@ def serve() -> None:
             signal.pause()
         finally:
             typer.echo("stopping: API, memory, LLM")
+
+
+@app.command("worker")
+def worker(
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default SHIFTREC_API__PORT).")] = None,
+) -> None:
+    """One stateless API worker over the shared store (SHIFTREC_CHROMA_URL) and the LLM's URL; run as many
+    as needed behind a proxy, beside `shiftrec train --every-minutes M` (README "Scaling out")."""
+    from serving.cluster import run_worker
+
+    run_worker(cli_settings(), port)
 
 
 def is_loopback_host(host: str) -> bool:

@@ -2,15 +2,16 @@
 list on screen, what was shown, a question waiting for its answer, and the trimmed history.
 
 :class:`SessionStore` is the one interface the chat keeps sessions through; :class:`LocalSessions`
-keeps them in this process (one worker), and a shared store (memory/) lets several workers
-serve one conversation.
+keeps them in this process (tests), :class:`StoredSessions` in the memory's store, so several
+workers serve one conversation and a restart keeps it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,3 +108,48 @@ class LocalSessions:
         with self._lock:
             states = [SessionState.model_validate_json(text) for text in self._states.values()]
         return [state for state in states if state.user == user]
+
+
+class StoredSessions:
+    """Sessions in the memory's store (Chroma), so any worker sharing the store serves any session and a
+    restart loses none. A session is one of its user's documents: exported and deleted with the user.
+    Two turns of one session at the same moment on two workers: the later save wins (a person types one
+    message at a time; the chat's state is theirs alone)."""
+
+    KIND = "chat_session"
+
+    def __init__(self, store: DocumentStore):
+        self._store = store
+
+    def load(self, session_id: str) -> SessionState | None:
+        row = self._store.document(_row_id(session_id))
+        return SessionState.model_validate_json(row.document) if row is not None and row.document else None
+
+    def save(self, state: SessionState) -> None:
+        state.version += 1
+        self._store.put_document(state.user, _row_id(state.session_id), self.KIND, state.model_dump_json())
+
+    def forget_user(self, user: str) -> int:
+        rows = self._store.user_documents(user, self.KIND)
+        self._store.delete_records([row.id for row in rows])
+        return len(rows)
+
+    def user_sessions(self, user: str) -> list[SessionState]:
+        return [SessionState.model_validate_json(row.document) for row in self._store.user_documents(user, self.KIND)
+                if row.document]
+
+
+class DocumentStore(Protocol):
+    """What :class:`StoredSessions` needs of the memory's store (memory.store.ChromaStore has it)."""
+
+    def document(self, row_id: str) -> Any: ...
+
+    def put_document(self, user: str, row_id: str, kind: str, document: str) -> None: ...
+
+    def user_documents(self, user: str, kind: str) -> list[Any]: ...
+
+    def delete_records(self, ids: list[str]) -> None: ...
+
+
+def _row_id(session_id: str) -> str:
+    return "chat:" + hashlib.sha1(session_id.encode()).hexdigest()[:24]

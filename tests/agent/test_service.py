@@ -231,7 +231,8 @@ def test_ingested_events_reach_memory_and_the_behaviour_models(tmp_path: Path):
     assert after[service.behaviour.item_ids.index("sf1")] > before[service.behaviour.item_ids.index("sf1")]
     assert service.health() == {"llm": None, "llm_model": None, "chroma": True, "sequential_model": True,
                                 "behaviour_version": None,  # built from a fixed model, not a trained version
-                                "roles": {"earned": [], "card": "no LLM configured", "failed_checks": {}}}
+                                "roles": {"earned": [], "card": "no LLM configured", "failed_checks": {}},
+                                "events_followed": 0}  # no log follower: this one is not a serving process
 
 
 def test_explanations_share_one_prompt_prefix_and_cite_only_their_own_events(tmp_path: Path):

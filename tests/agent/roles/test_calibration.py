@@ -39,7 +39,8 @@ class IntentOracle(SchemaLLM):
 
 def _service(tmp_path: Path, llm) -> ShiftRecService:
     service = build_service(tmp_path, llm, llm_roles="earned")
-    service.intents = IntentRouter(IntentClassifier.train(service.memory.embedder.embed, training_rows(), epochs=5),
+    # a weak stand-in on purpose (2 epochs of a bag-of-words classifier): the oracle must be able to beat it
+    service.intents = IntentRouter(IntentClassifier.train(service.memory.embedder.embed, training_rows(), epochs=2),
                                    llm, 0.6, service.settings.words)
     return service
 
