@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 
 from agent.chat.intents import IntentClassifier
 from bench.cluster_harness import Cluster
@@ -54,7 +55,10 @@ def run_scaleout_bench(results_dir: Path, folder: Path, clients: int = CLIENTS, 
     with Cluster(folder, load, env={"SHIFTREC_AGENT__TUNE_SOURCE_WEIGHTS": "false"}) as cluster:
         for count in WORKER_COUNTS:
             cluster.start_workers(count)
+            before = _cpu(cluster)
             throughput[str(count)] = _closed_loop(cluster.urls, users, clients, seconds)
+            after = _cpu(cluster)
+            throughput[str(count)]["cpu_s"] = {part: round(after[part] - before[part], 1) for part in after}
             cluster.stop_workers()
         cluster.start_workers(3)
         feedback, delay = cross_worker_feedback(cluster.urls, users[3])
@@ -124,13 +128,26 @@ def _closed_loop(urls: list[str], users: list[str], clients: int, seconds: float
             "p95_ms": round(float(np.percentile(latencies, 95)) * 1000, 1) if latencies else None}
 
 
+def _cpu(cluster: Cluster) -> dict[str, float]:
+    """CPU seconds used so far by the Chroma server, the workers and this process (the clients)."""
+    def used(pid: int) -> float:
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
+
+    return {"chroma": used(cluster.chroma.pid), "workers": sum(used(w.pid) for w in cluster.workers),
+            "clients": used(os.getpid())}
+
+
 def _markdown(result: dict[str, Any]) -> str:
     lines = ["# Scale-out: API workers over one Chroma server (loopback)", "",
              f"{result['setup']['clients']} closed-loop clients, {result['setup']['seconds']:.0f} s per worker count, "
              f"{result['setup']['request']}, {result['setup']['cpus']} CPUs.", "",
-             "| workers | requests/s | p50 (ms) | p95 (ms) | failed |", "|---|---|---|---|---|"]
+             "| workers | requests/s | p50 (ms) | p95 (ms) | failed | CPU s: Chroma server / workers / clients |",
+             "|---|---|---|---|---|---|"]
     for count, found in result["throughput"].items():
-        lines.append(f"| {count} | {found['rps']} | {found['p50_ms']} | {found['p95_ms']} | {found['failed']} |")
+        cpu = found["cpu_s"]
+        lines.append(f"| {count} | {found['rps']} | {found['p50_ms']} | {found['p95_ms']} | {found['failed']} | "
+                     f"{cpu['chroma']} / {cpu['workers']} / {cpu['clients']} |")
     kill = result["drills"]["kill"]
     lines += ["", "| drill (3 workers) | result |", "|---|---|",
               f"| events lost (kill -9 under load, concurrent writers) | {result['events_lost']} of "

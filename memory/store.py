@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
+import chromadb.errors
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
@@ -55,7 +56,12 @@ _GRAPH_BY_COLLECTION: dict[str, dict[str, int]] = {
     CATALOG_TOPICS: _SPARSE_GRAPH,
 }
 _MAX_IDS_PER_GET = 5000
+READ_ATTEMPTS = 4
 _BEHAVIOUR = {"action": {"$nin": list(NOT_BEHAVIOUR)}}  # the log's behaviour events: no edits, no blanks
+
+
+class StoreBusyError(RuntimeError):
+    """The store kept failing a read (a server racing other writers); the request changed nothing."""
 
 
 class StoreMismatchError(RuntimeError):
@@ -343,19 +349,19 @@ class ChromaStore:
             collection = self._client.get_collection(name, embedding_function=None)
         except Exception:  # not found: chromadb's error type differs between client kinds
             graph = _GRAPH_BY_COLLECTION.get(like or name, {})
-            return self._client.create_collection(
+            return _RetryingReads(self._client.create_collection(
                 name,
                 embedding_function=None,
                 metadata=expected,
                 configuration={"hnsw": {"space": "cosine", **graph}},
-            )
+            ))
         found = {key: (collection.metadata or {}).get(key) for key in expected}
         if found != expected:
             raise StoreMismatchError(
                 f"collection {name!r} was built with {found['embedder']} ({found['dimension']}-d vectors) but "
                 f"{self.embedder_name} ({self.dimension}-d) is configured: use a new data_dir or the same embedder."
             )
-        return collection
+        return _RetryingReads(collection)
 
     def _write(self, name: str, rows: Sequence[Row], upsert: bool) -> None:
         collection = self._collections[name]
@@ -394,6 +400,35 @@ class ChromaStore:
              for row_id, distance, metadata in zip(ids, distances, metadatas)]
             for ids, distances, metadatas in zip(result["ids"], result["distances"], result["metadatas"])
         ]
+
+
+class _RetryingReads:
+    """A collection whose reads are tried again when a Chroma server fails one that raced another process's
+    delete ("Error finding id", seen with three API workers writing at once); writes pass through as they are."""
+
+    def __init__(self, collection: Any):
+        self._collection = collection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
+    def get(self, **kwargs: Any) -> Any:
+        return _read_again(self._collection.get, kwargs)
+
+    def query(self, **kwargs: Any) -> Any:
+        return _read_again(self._collection.query, kwargs)
+
+
+def _read_again(read: Any, kwargs: dict[str, Any]) -> Any:
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return read(**kwargs)
+        except chromadb.errors.InternalError as error:
+            if attempt == READ_ATTEMPTS:
+                raise StoreBusyError(f"the memory store failed a read {READ_ATTEMPTS} times ({error}); nothing was "
+                                     "changed: send the request again") from error
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _rows(result: dict[str, Any], vectors: bool) -> Iterator[Row]:

@@ -51,6 +51,11 @@ class ChromaServer:
         self.__exit__()
         raise RuntimeError(f"chroma run did not answer at {self.url} within {STARTUP_S:.0f} s; see {log.name}")
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the server is not started"
+        return self._process.pid
+
     def __exit__(self, *exc_info: object) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()

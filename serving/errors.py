@@ -20,6 +20,7 @@ from agent.service_models import UnknownItemError
 from memory.editing import EditRefusedError, UnknownNodeError
 from memory.ingest import ConcurrentWriteError, IngestError, MemoryWriteError
 from memory.service_models import UnknownUserError
+from memory.store import StoreBusyError
 from serving.api_models import ErrorBody, ErrorDetail, ErrorResponse, UnknownTopicError
 
 logger = logging.getLogger("serving.app")
@@ -38,6 +39,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     IngestError: (422, "invalid_batch"),
     ConcurrentWriteError: (409, "concurrent_write"),
     MemoryWriteError: (503, "storage_unavailable"),
+    StoreBusyError: (503, "storage_unavailable"),
 }
 ERROR_RESPONSES: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 500)}
 VALIDATION_PROBLEMS_LISTED = 5
