@@ -354,9 +354,9 @@ class ShiftRecService(ChatSupport, EditSupport, BehaviourSupport):
 
     def delete_user(self, user: str) -> DeletionReport:
         """Everything of the user: events, interests, records, and their chat sessions."""
-        self.conversations.forget_user(user)
+        sessions = self.conversations.forget_user(user)
         self.profiler.forget(user)
-        return self.memory.delete_user(user)
+        return self.memory.delete_user(user).model_copy(update={"sessions_removed": sessions})
 
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,17 +16,11 @@ from pathlib import Path
 import httpx
 
 from memory.service import InterestMemory
-from serving.cluster import BIN, ChromaServer
+from serving.cluster import BIN, ChromaServer, free_port
 from serving.offline import OFFLINE_ENV
 from serving.settings import Settings, load_settings
 
 READY_S = 240.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Cluster:

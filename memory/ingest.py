@@ -212,7 +212,7 @@ class BatchWriter:
             self._store.delete_state(deletions)
             memory.mark_saved()
         except Exception as error:  # never lose the batch over a checkpoint: the next load replays the log
-            logger.warning("checkpoint of one user failed, will retry; events are safe: %s", error)
+            logger.warning("checkpoint of 1 user(s) failed, will retry; events are safe: %s", error)
         finally:
             self._store.unlock(lock, owner)
 

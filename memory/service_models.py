@@ -74,4 +74,5 @@ class DeletionReport(BaseModel):
     user: str
     events_removed: int
     state_rows_removed: int
-    records_removed: int = 0
+    records_removed: int = Field(0, description="Recommendation records, forecasts shown and cached profiles.")
+    sessions_removed: int = Field(0, description="Chat sessions (their refinements and turns).")

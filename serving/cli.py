@@ -409,7 +409,7 @@ def delete_user(
     with InterestMemory.open(cli_settings().memory_config) as memory:
         report = memory.delete_user(user)
     typer.echo(f"deleted {user!r}: {report.events_removed} events, {report.state_rows_removed} interest rows, "
-               f"{report.records_removed} recommendation records and forecasts shown")
+               f"{report.records_removed} stored records (lists, forecasts shown, chat sessions, cached profiles)")
 
 
 def main() -> None:

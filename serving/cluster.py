@@ -11,6 +11,7 @@ across machines.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,13 @@ from serving.settings import Settings
 
 BIN = Path(sys.executable).parent
 STARTUP_S = 90.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for servers started on loopback)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 class ChromaServer:

@@ -79,7 +79,8 @@ def test_after_deletion_nothing_of_the_user_is_left_in_any_collection_or_log_lin
         leftovers = _rows_naming(service, DOOMED)
     finally:
         service.close()
-    assert report["events_removed"] == 5 == before["memory_events"] and report["records_removed"] == 3
+    assert report["events_removed"] == 5 == before["memory_events"] and report["records_removed"] == 4  # 3 lists, 1 cached profile
+    assert report["sessions_removed"] == 2  # the web chat and the OpenAI-compatible one
     assert leftovers == []
     assert service.conversations.forget_user(DOOMED) == 0 and service.records.latest(DOOMED) == []
     assert not any(key[0] == DOOMED for key in service.profiler._cache)  # no profile left in process memory
