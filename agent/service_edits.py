@@ -88,8 +88,10 @@ class EditSupport:
             EditKind.UNPIN: f"Unpinned {names}: lists no longer have to hold it.",
             EditKind.FORGET: f"Forgotten: {shown} is erased from your history ({result.events} events). This "
                              "cannot be undone.",
-            EditKind.NOT_MINE: f"Done: {shown} no longer shape your interests; they stay in your history. Say "
-                               "\"undo\" to count them again.",
+            EditKind.NOT_MINE: (f"Done: {shown} no longer shapes your interests; it stays in your history. Say "
+                                "\"undo\" to count it again." if len(titles) == 1 else
+                                f"Done: {shown} no longer shape your interests; they stay in your history. Say "
+                                "\"undo\" to count them again."),
             EditKind.UNDO: f"Undone: {undone}." if undone else "Undone.",
         }[edit.kind]
         return EditOutcome(kind=edit.kind, edit_id=edit.id, text=text, version=result.version, events=result.events,

@@ -100,9 +100,10 @@ class Conversations:
     def _handle(self, run: TurnRun) -> Iterator[ChatEvent]:
         turn = run.turn
         if turn.question is not None:
+            named_later = not turn.options and turn.edit is not None  # "which ones?": the answer only names them
             run.state.pending = PendingQuestion(question=turn.question, options=turn.options,
-                                                asked_for=None if turn.options else Reading(**turn.model_dump(
-                                                    include=set(Reading.model_fields))))
+                                                asked_for=Reading(**turn.model_dump(include=set(Reading.model_fields)))
+                                                if named_later else None)
             yield run.text(turn.question)
             return
         if turn.memory_view:

@@ -1,11 +1,12 @@
-"""What a chat message asks for, decided by a small classifier over sentence embeddings.
+"""What a chat message asks for, decided by a small classifier over sentence embeddings and n-grams.
 
-Measured on a blind set written apart from everything here (bench/data): hand-written
-phrase rules reached 0.52 and would not generalise; softmax regression over MiniLM
-embeddings, trained on ``agent/chat/data/intent_training.jsonl``, reached 0.93; 420 more messages written
-apart later (``intent_training_more.jsonl``) widen it to memory edits and self-questions. The LLM is
-asked only when the classifier is unsure and one is given; if it fails, the classifier's
-best guess stands. Training takes a few seconds and is cached by the data's hash.
+Measured on sets written apart from everything here (bench/data): hand-written phrase rules
+reached 0.52 and would not generalise; softmax regression over MiniLM embeddings reached 0.93 on
+the first blind set but 0.79 on a later, more varied one; adding word and character n-grams and
+the training files written apart later (``agent/chat/data``: memory edits, self-questions, typos,
+groceries) brought that one to 0.96. The LLM is asked only when the classifier is unsure and one
+is given; if it fails, the classifier's best guess stands. Training takes seconds and is cached
+by the data's hash.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from agent.llm.interface import LLM, LLMError
 from agent.llm.prompting import run_prompt
 from memory.domain import GENERIC_WORDS, DomainWords
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-TRAINING_FILES = ("intent_training.jsonl", "intent_training_more.jsonl")  # the second written apart, later
+TRAINING_FILES = ("intent_training.jsonl", "intent_training_more.jsonl",  # each later one written apart
+                  "intent_training_extra.jsonl")
 
 
 class Intent(StrEnum):
@@ -67,55 +71,74 @@ def training_rows() -> list[tuple[str, Intent]]:
 
 
 class IntentClassifier:
-    """Softmax regression on normalised sentence embeddings (hyper-parameters from 5-fold CV)."""
+    """Multinomial logistic regression over two views of a message: its sentence embedding (what it means)
+    and TF-IDF of its word and character n-grams (the few words that decide, "undo", "pin", "why", typos
+    and all). Measured on a validation set written apart, the embedding alone read 0.79 of the messages
+    and both views 0.96 (bench/results/conversation.json)."""
 
-    def __init__(self, embed: Embed, weights: torch.Tensor, bias: torch.Tensor):
+    def __init__(self, embed: Embed, texts: Sequence[str], coef: np.ndarray, intercept: np.ndarray):
         self._embed = embed
-        self._weights = weights
-        self._bias = bias
+        self._words, self._chars = _vectorizers(texts)
+        self._coef = coef
+        self._intercept = intercept
 
     @classmethod
-    def train(cls, embed: Embed, rows: Sequence[tuple[str, Intent]], *, epochs: int = 300,
-              weight_decay: float = 1e-3, seed: int = 0) -> IntentClassifier:
-        features = torch.tensor(np.asarray(embed([text for text, _ in rows]), dtype=np.float32))
-        targets = torch.tensor([INTENTS.index(intent) for _, intent in rows])
-        generator = torch.Generator().manual_seed(seed)
-        layer = torch.nn.Linear(features.shape[1], len(INTENTS))
-        with torch.no_grad():
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * 0.01)
-            layer.bias.zero_()
-        optimiser = torch.optim.Adam(layer.parameters(), lr=0.05, weight_decay=weight_decay)
-        for _ in range(epochs):
-            optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(layer(features), targets).backward()
-            optimiser.step()
-        return cls(embed, layer.weight.detach().clone(), layer.bias.detach().clone())
+    def train(cls, embed: Embed, rows: Sequence[tuple[str, Intent]], *, strength: float = 10.0,
+              seed: int = 0) -> IntentClassifier:
+        """``strength`` is the inverse L2 penalty (sklearn's C), chosen by 5-fold CV on the training rows."""
+        texts = [text for text, _ in rows]
+        targets = [INTENTS.index(intent) for _, intent in rows]
+        words, chars = _vectorizers(texts)
+        features = _features(np.asarray(embed(texts), dtype=np.float32), words, chars, texts)
+        model = LogisticRegression(C=strength, max_iter=5000, random_state=seed).fit(features, targets)
+        coef = np.zeros((len(INTENTS), features.shape[1]))
+        intercept = np.full(len(INTENTS), -30.0)  # an intent without examples is never chosen
+        two = len(model.classes_) == 2  # sklearn keeps one row for two classes: p(second) = sigmoid(row)
+        coef[model.classes_] = np.vstack([np.zeros_like(model.coef_), model.coef_]) if two else model.coef_
+        intercept[model.classes_] = [0.0, model.intercept_[0]] if two else model.intercept_
+        return cls(embed, texts, coef, intercept)
 
     @classmethod
     def cached(cls, embed: Embed, cache_dir: Path) -> IntentClassifier:
-        """Train once per training-data version; later starts load the weights."""
+        """Train once per training-data version; later starts load the weights (the n-gram vocabularies are
+        rebuilt from the training texts, which embeds nothing)."""
         rows = training_rows()
         digest = hashlib.sha256(json.dumps([(t, i.value) for t, i in rows]).encode()).hexdigest()[:16]
-        path = cache_dir / f"intent-classifier-{digest}.pt"
+        path = cache_dir / f"intent-classifier-{digest}.npz"
+        texts = [text for text, _ in rows]
         if path.exists():
-            state = torch.load(path, weights_only=True)
-            return cls(embed, state["weights"], state["bias"])
+            with np.load(path) as saved:
+                return cls(embed, texts, saved["coef"], saved["intercept"])
         classifier = cls.train(embed, rows)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        torch.save({"weights": classifier._weights, "bias": classifier._bias}, temporary)
+        temporary = path.with_name(path.stem + ".tmp.npz")
+        np.savez(temporary, coef=classifier._coef, intercept=classifier._intercept)
         temporary.replace(path)
         return classifier
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        features = torch.tensor(np.asarray(self._embed(list(texts)), dtype=np.float32))
-        with torch.no_grad():
-            return torch.softmax(features @ self._weights.T + self._bias, dim=-1).numpy()
+        texts = list(texts)
+        features = _features(np.asarray(self._embed(texts), dtype=np.float32), self._words, self._chars, texts)
+        logits = np.asarray(features @ self._coef.T) + self._intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
 
     def classify(self, text: str) -> RoutedIntent:
         probabilities = self.probabilities([text])[0]
         best = int(probabilities.argmax())
         return RoutedIntent(INTENTS[best], float(probabilities[best]), "classifier")
+
+
+def _vectorizers(texts: Sequence[str]) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    """Word 1-2-grams and in-word character 2-5-grams, fitted on the training texts (deterministic)."""
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2).fit(texts)
+    return words, chars
+
+
+def _features(vectors: np.ndarray, words: TfidfVectorizer, chars: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:
+    return sparse.hstack([sparse.csr_matrix(vectors), words.transform(texts), chars.transform(texts)]).tocsr()
 
 
 class IntentRouter:

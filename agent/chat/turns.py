@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.chat import cues
+from agent.chat.edit_guess import guessed_edit
 from agent.chat.edit_phrases import EditAsk, continued_edit, read_edit
 from agent.chat.intents import INTENTS, Intent, IntentRouter
 from agent.chat.mentions import normalise_title
@@ -27,6 +28,8 @@ from agent.chat.topic_words import TopicLexicon
 from memory.domain import GENERIC_WORDS, DomainWords
 
 CLOSE = 0.08  # classifier probabilities closer than this between two actionable intents: ask
+OVERRULE, DOUBT = 0.75, 0.10  # the classifier overrules the cue words when this sure, and they get at most this
+SURE_EDIT = 0.5  # the classifier's edit reading, without the grammar's, is acted on (or asked about) from here
 _STATED = re.compile(r"\bi (?:really |also |just |tend to |usually |generally )?(?:like|love|enjoy|adore|am into|'m into|"
                      r"prefer|dig)\b|\bi'm (?:a (?:big |huge )?fan of|really into|into)\b|"
                      r"\bmore of an? .{1,25} person\b|\b(?:big|huge) fan of\b")
@@ -93,7 +96,9 @@ class TurnReader:
             turn = self._edit_turn(edit, slots, text, context)
             if turn is not None:
                 return turn
-        turn = self._by_cues(text, slots, context) or self._by_classifier(message, slots)
+        turn = self._by_cues(text, slots, context)
+        turn = self._second_opinion(message, text, turn, slots, context) if turn else self._by_classifier(
+            message, text, slots, context)
         if turn.intent == Intent.REFINE and not context.last_list and turn.question is None:
             turn.intent = Intent.RECOMMEND  # nothing on screen to refine: a request with conditions
         return turn
@@ -173,7 +178,25 @@ class TurnReader:
             return Turn(intent=Intent.OTHER)
         return None
 
-    def _by_classifier(self, message: str, slots: TurnSlots) -> Turn:
+    def _second_opinion(self, message: str, text: str, turn: Turn, slots: TurnSlots, context: TurnContext) -> Turn:
+        """The cue words' reading, unless the classifier is sure of another and gives theirs almost no chance
+        ("help me fill my basket" is a request, not a call for help). A question the cues ask, or list
+        slots read exactly (a count, years, "like Toy Story"), stand."""
+        classifier = getattr(self._router, "classifier", None)
+        if classifier is None or turn.question is not None:
+            return turn
+        probabilities = classifier.probabilities([message])[0]
+        best = INTENTS[int(probabilities.argmax())]
+        exact = slots.count is not None or slots.year_from is not None or slots.year_to is not None \
+            or slots.like_items or slots.like_position is not None or slots.like_recent
+        if best == turn.intent or probabilities.max() < OVERRULE or probabilities[INTENTS.index(turn.intent)] > DOUBT \
+                or (exact and best not in (Intent.RECOMMEND, Intent.REFINE)):
+            return turn
+        if best == Intent.EDIT:  # over a reading the cue words had, only an edit whose target resolves
+            return self._guessed_edit_turn(text, slots, context, float(probabilities.max()), ask=False) or turn
+        return Turn(intent=best, slots=slots, source="classifier", confidence=float(probabilities.max()))
+
+    def _by_classifier(self, message: str, text: str, slots: TurnSlots, context: TurnContext) -> Turn:
         if self._router is None:
             return Turn(intent=Intent.OTHER, source="none", confidence=0.0)
         routed = self._router.route(message)
@@ -182,8 +205,12 @@ class TurnReader:
         if routed.source != "classifier" or classifier is None:
             return turn
         probabilities = classifier.probabilities([message])[0]
-        if turn.intent == Intent.EDIT:  # an edit acts only where the grammar read its target: the next reading
-            probabilities[INTENTS.index(Intent.EDIT)] = 0.0
+        if turn.intent == Intent.EDIT:
+            guessed = self._guessed_edit_turn(text, slots, context, turn.confidence) if turn.confidence >= SURE_EDIT \
+                else None
+            if guessed is not None:
+                return guessed
+            probabilities[INTENTS.index(Intent.EDIT)] = 0.0  # not sure enough to change the memory: the next reading
             turn.intent = INTENTS[int(probabilities.argmax())]
         first, second = (INTENTS[i] for i in probabilities.argsort()[::-1][:2])
         actionable = {Intent.RECOMMEND, Intent.PROFILE, Intent.WHY}
@@ -192,6 +219,25 @@ class TurnReader:
             turn.question = f"Did you want {options[0].said}, or {options[1].said}?"
             turn.options = options
         return turn
+
+    def _guessed_edit_turn(self, text: str, slots: TurnSlots, context: TurnContext, confidence: float,
+                           ask: bool = True) -> Turn | None:
+        """An edit the classifier heard that the grammar could not parse: acted on where its kind and target
+        resolve, otherwise (``ask``) one question that says how to word it; None without any edit cue word."""
+        edit = guessed_edit(text)
+        if edit is None:
+            return None
+        turn = self._edit_turn(edit, slots, text, context)
+        resolved = turn is not None and turn.question is None and (
+            edit.kind == "undo" or (turn.edit_items if edit.kind in ("forget", "not_mine") else turn.edit_topics))
+        if turn is not None and (resolved or turn.options):
+            return turn.model_copy(update={"source": "classifier", "confidence": confidence})
+        if not ask:
+            return None
+        example, topic = _example(context), min(context.lexicon.labels().values(), default="horror")
+        return Turn(intent=Intent.EDIT, source="classifier", confidence=confidence,
+                    question=f"Should I change what I remember about you? Say it like \"forget {example}\", "
+                             f"\"{example} was a gift\", \"I'm over my {topic} phase\" or \"pin {topic}\".")
 
     def _slot_context(self, text: str, context: TurnContext) -> SlotContext:
         masked = [(start, end) for _, start, end in _title_spans(text, context)]

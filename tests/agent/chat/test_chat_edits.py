@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.chat.intents import Intent
+from agent.chat.turns import TurnReader
 from agent.service import ShiftRecService
+from tests.agent.chat.routers import SureRouter
 from tests.agent_support import build_service
 
 SCIFI, COMEDY, DRAMA = "t:sci-fi", "t:comedy", "t:drama"
@@ -58,7 +61,7 @@ def test_an_edit_naming_what_is_not_there_changes_nothing(tmp_path: Path):
 def test_not_mine_keeps_the_events_but_they_shape_nothing(tmp_path: Path):
     service = build_service(tmp_path, None)
     said = _said(_turn(service, "Galaxy 3 mars colony alien was a gift"))
-    assert said.startswith("Done: Galaxy 3 mars colony alien no longer shape your interests")
+    assert said.startswith("Done: Galaxy 3 mars colony alien no longer shapes your interests")
     assert "sf3" not in {event.item for event in service.memory.recent_events("ana")}
     assert "sf3" in service.memory.seen_items("ana")
     assert "they were gifts" in _said(_turn(service, "what do you know about me?"))
@@ -126,3 +129,13 @@ def test_refinements_hold_are_named_and_start_over_clears_them(tmp_path: Path):
     reset = _turn(service, "start over")
     assert reset[0].text.startswith("Starting over: no refinements are active now.")
     assert service.conversations.state("e1", "ana").refinement.is_empty
+
+
+def test_an_edit_worded_past_the_grammar_is_asked_about_and_the_reworded_answer_acts(tmp_path: Path):
+    service = build_service(tmp_path, None)
+    service.conversations.reader = TurnReader(SureRouter(Intent.EDIT))
+    asked = _said(_turn(service, "the thing from last week is someone else's, drop it"))
+    assert asked.startswith("Should I change what I remember about you?") and "was a gift" in asked
+    assert service.memory.editor.state("ana").empty
+    said = _said(_turn(service, "Galaxy 3 mars colony alien was a gift"))
+    assert said.startswith("Done: Galaxy 3 mars colony alien no longer shapes") and not service.memory.editor.state("ana").empty

@@ -69,7 +69,7 @@ def test_cache_trains_once_then_loads(tmp_path: Path):
     first = IntentClassifier.cached(counting_embed, tmp_path)
     trained_on = calls[0]
     assert trained_on == len(training_rows())
-    assert len(list(tmp_path.glob("intent-classifier-*.pt"))) == 1
+    assert len(list(tmp_path.glob("intent-classifier-*.npz"))) == 1
     second = IntentClassifier.cached(counting_embed, tmp_path)
     assert calls[1:] == [], "loading from the cache embeds nothing"
     np.testing.assert_allclose(first.probabilities(["why?"]), second.probabilities(["why?"]), rtol=1e-6)
@@ -100,3 +100,13 @@ def test_invalid_llm_label_is_never_accepted(toy_classifier: IntentClassifier):
     llm = ScriptedLLM().enqueue('{"intent": "dance"}', '{"intent": "party"}')
     routed = IntentRouter(toy_classifier, llm, llm_below=1.01).route("hello there")
     assert routed.source == "classifier" and len(llm.history) == 2
+
+
+def test_two_intents_learned_and_the_rest_never_chosen():
+    rows = [row for row in TOY_ROWS if row[1] in (Intent.WHY, Intent.FEEDBACK)]
+    classifier = IntentClassifier.train(bag_of_words_embed, rows)
+    assert classifier.classify("why did you recommend that").intent == Intent.WHY
+    assert classifier.classify("loved it great pick").intent == Intent.FEEDBACK
+    probabilities = classifier.probabilities(["what time is it"])[0]
+    learned = [intent in (Intent.WHY, Intent.FEEDBACK) for intent in Intent]
+    assert probabilities[learned].sum() > 0.999

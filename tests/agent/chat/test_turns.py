@@ -1,13 +1,16 @@
-"""Reading a turn: memory edits and their targets, cue words before the classifier, a refinement with
-nothing on screen is a request, and a question where two readings are close (and its answer)."""
+"""Reading a turn: memory edits and their targets, cue words before the classifier (which overrules them
+only when sure), a refinement with nothing on screen is a request, and a question where two readings are
+close (and its answer)."""
 
 from __future__ import annotations
 
+from agent.chat.edit_guess import guessed_edit
 from agent.chat.intents import Intent, RoutedIntent
 from agent.chat.mentions import position_reference
 from agent.chat.turns import TurnContext, TurnReader, fuzzy_items, title_spans
 from memory.movielens import MOVIELENS_WORDS
 from tests.agent.chat.lexicons import movie_lexicon
+from tests.agent.chat.routers import SureRouter
 
 SHOWN = [("m1", "Heat (1995)"), ("m2", "Fargo (1996)"), ("m3", "Scream (1996)")]
 HISTORY = [("h1", "Toy Story (1995)"), ("h2", "Aladdin (1992)"), ("h3", "Contact (1997)")]
@@ -106,3 +109,45 @@ def test_fuzzy_titles_prefer_the_same_word_over_a_prefix():
     assert fuzzy_items("the honeydew", pairs) == ["a"]
     assert fuzzy_items("canned dog food", pairs) == ["c"]
     assert fuzzy_items("the", pairs) == []
+
+
+def _read_sure(text: str, intent: Intent, **fields):
+    return TurnReader(SureRouter(intent)).read(text, _context(**fields))
+
+
+def test_a_sure_classifier_overrules_the_cue_words_but_not_exact_list_slots():
+    assert _read("help me fill my basket").intent == Intent.OTHER  # the cue word "help" alone
+    overruled = _read_sure("help me fill my basket", Intent.RECOMMEND)
+    assert (overruled.intent, overruled.source) == (Intent.RECOMMEND, "classifier")
+    kept = _read_sure("more like what I've been watching lately", Intent.PROFILE)
+    assert kept.intent == Intent.REFINE and kept.slots.like_recent and kept.source == "grammar"
+    assert _read_sure("three of them, from the 90s", Intent.OTHER).intent == Intent.REFINE
+    assert _read_sure("why did you pick Fargo?", Intent.WHY).source == "grammar"  # agreement changes nothing
+
+
+def test_an_edit_the_grammar_missed_acts_where_its_target_resolves_and_asks_otherwise():
+    unpin = _read_sure("documentaries don't need to be pinned anymore", Intent.EDIT, pinned={"t:documentary"})
+    assert (unpin.intent, unpin.edit.kind, unpin.edit_topics) == (Intent.EDIT, "unpin", ["t:documentary"])
+    assert unpin.question is None and unpin.source == "classifier"
+    theirs = _read_sure("my roommate used my account for Contact, it's theirs", Intent.EDIT)
+    assert (theirs.edit.kind, theirs.edit.reason, theirs.edit_items) == ("not_mine", "someone_else", ["h3"])
+    vague = _read_sure("the thing from last week is theirs", Intent.EDIT)
+    assert vague.intent == Intent.EDIT and vague.edit_items == [] and "Should I change what I remember" in vague.question
+    assert _read_sure("hmm okay", Intent.EDIT).intent != Intent.EDIT  # no edit word at all: the next reading
+
+
+def test_guessed_edit_kinds_from_looser_words():
+    assert guessed_edit("actually, reverse that").kind == "undo"
+    assert guessed_edit("you can unpin beverages now").kind == "unpin"
+    assert guessed_edit("keep organic veg pinned, always").kind == "pin"
+    assert guessed_edit("wipe Heat from whatever you remember").kind == "forget"
+    gift = guessed_edit("the scarf was a present for my niece")
+    assert (gift.kind, gift.reason) == ("not_mine", "kids")
+    assert guessed_edit("no longer drinking soda since january").kind == "fade"
+    assert guessed_edit("what a lovely day") is None
+
+
+def test_a_guessed_edit_never_displaces_a_request_unless_its_target_resolves():
+    request = _read_sure("forget it, just surprise me", Intent.EDIT)
+    assert request.intent == Intent.REFINE and request.slots.surprise and request.question is None
+    assert guessed_edit("forget it, just surprise me") is None
