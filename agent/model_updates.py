@@ -21,12 +21,13 @@ from agent.forecast.model_file import ForecastFileError, ForecastModel
 from agent.forecast.training import ForecastInputs
 from agent.rankers.artifacts import ArtifactMeta, ArtifactStore
 from agent.rankers.behaviour import BehaviourModels
-from agent.rankers.behaviour_training import LogRow, fit_behaviour, train_behaviour
+from agent.rankers.behaviour_training import LogRow, TrainingStopped, fit_behaviour, train_behaviour
 from agent.rankers.sequential import SequentialModel
 from agent.settings import AgentSettings
 from memory.service import InterestMemory
 
 log = logging.getLogger(__name__)
+STOP_WAIT_S = 120.0  # the longest a closing service waits for a training to reach its next epoch
 
 
 class ModelSwap:
@@ -120,8 +121,12 @@ class ModelUpdates:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = STOP_WAIT_S) -> None:
+        """Stop watching; a training under way ends after its current epoch or step (a daemon thread still in
+        torch when the interpreter exits would crash it)."""
         self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(wait_s)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -130,6 +135,8 @@ class ModelUpdates:
                     self._train_now = False
                     self.train()
                 self.check()
+            except TrainingStopped:
+                return
             except Exception:  # a failed training or load must never take the service down
                 log.exception("behaviour model update failed; serving the current models")
             self._stop.wait(self.settings.model_poll_s)
@@ -154,7 +161,8 @@ class ModelUpdates:
     def train(self) -> ArtifactMeta:
         rows = list(self.service.memory.event_log())
         inputs = ForecastInputs.from_memory(self.service.memory, {row[1] for row in rows}, self.horizon)
-        meta = train_behaviour(rows, self.store, self.settings, progress=False, echo=self.echo, forecast_inputs=inputs)
+        meta = train_behaviour(rows, self.store, self.settings, progress=False, echo=self.echo, forecast_inputs=inputs,
+                               stop=self._stop)
         self._trained_events, self._trained_at = len(rows), time.monotonic()
         return meta
 

@@ -66,6 +66,9 @@ from memory.service_models import DeletionReport, UserExport
 from memory.snapshot import UserSnapshot
 
 
+BACKGROUND_WAIT_S = 60.0  # a calibration stops after its current case; cases take seconds
+
+
 class ShiftRecService(ChatSupport, EditSupport, BehaviourSupport):
     def __init__(
         self, settings: AgentConfig, memory: InterestMemory, llm: LLM | None, behaviour: BehaviourModels,
@@ -83,6 +86,7 @@ class ShiftRecService(ChatSupport, EditSupport, BehaviourSupport):
         # which roles the LLM plays: those its role card shows it earning (stand-ins serve the rest)
         self.roles = roles or open_gate(settings, memory, llm, shift_adapter)
         self.closing = threading.Event()  # set by close(): background work (calibration) stops
+        self.background: list[threading.Thread] = []  # joined by close(): none may outlive the interpreter
         self.behaviour = behaviour
         self.intents = intents
         self.audit = OutputAudit()
@@ -150,6 +154,8 @@ class ShiftRecService(ChatSupport, EditSupport, BehaviourSupport):
             self.log.stop()
         if self.updates is not None:
             self.updates.stop()
+        for thread in self.background:
+            thread.join(BACKGROUND_WAIT_S)
         self._workers.shutdown(wait=False, cancel_futures=True)
 
     # ---------------------------------------------------------------- recommendations

@@ -316,7 +316,7 @@ def recommend(
     request = RecommendationRequest(count=count, exclude_topics=exclude_topic or [], prefer_topics=prefer_topic or [],
                                     include_seen=include_seen)
     with ExitStack() as stack:
-        service = open_service(stack, cli_settings(), with_llm=llm)
+        service = open_service(stack, cli_settings(), with_llm=llm, updates=False)  # one-shot: reads, trains nothing
         try:
             refinement = request.refinement(service.topic_ids())
         except UnknownTopicError as error:
@@ -348,7 +348,7 @@ def why(
     from agent.explain.why import UnknownRecommendedItemError
 
     with ExitStack() as stack:
-        service = open_service(stack, cli_settings(), with_llm=phrase)
+        service = open_service(stack, cli_settings(), with_llm=phrase, updates=False)
         try:
             answer = service.why(user, record_id, item_id, phrase)
         except (UnknownRecordError, UnknownRecommendedItemError) as error:
@@ -364,7 +364,7 @@ def profile(user: UserArgument, llm: LlmOption = True, as_json: JsonOption = Fal
     from serving.api_models import ProfileView
 
     with ExitStack() as stack:
-        service = open_service(stack, cli_settings(), with_llm=llm)
+        service = open_service(stack, cli_settings(), with_llm=llm, updates=False)  # one-shot: reads, trains nothing
         try:
             view = ProfileView.of(service.profile(user), service.memory.digest(user).long_term)
         except UnknownUserError as error:

@@ -9,6 +9,7 @@ fusion weights, which travel with the version so every worker serves the same fu
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -37,6 +38,17 @@ def _sequences(rows: Sequence[LogRow]) -> UserSequences | None:
     return build_user_sequences(*([row[i] for row in rows] for i in range(3))) if rows else None
 
 
+class TrainingStopped(Exception):
+    """Training was asked to stop (the service is closing); nothing was published."""
+
+
+def _checker(stop: threading.Event | None) -> Callable[[], None]:
+    def halt() -> None:
+        if stop is not None and stop.is_set():
+            raise TrainingStopped("behaviour training stopped: the service is closing")
+    return halt
+
+
 def _fitted(sequences: UserSequences | None, sequential: SequentialModel | None) -> BehaviourModels:
     if sequences is None:
         return BehaviourModels.from_log([], None)
@@ -53,9 +65,12 @@ def train_behaviour(
     rows: Sequence[LogRow], store: ArtifactStore, agent: AgentSettings,
     config: SequentialConfig = SERVING_SEQUENTIAL_CONFIG, progress: bool = True,
     echo: Callable[[str], None] = log.info, forecast_inputs: ForecastInputs | None = None,
+    stop: threading.Event | None = None,
 ) -> ArtifactMeta:
     """SASRec on the log without each user's newest event, fusion weights tuned on those events, and the
-    interest-shift forecast on the log's earlier cuts; published together."""
+    interest-shift forecast on the log's earlier cuts; published together. ``stop`` (a service shutting
+    down) ends it after the current SASRec epoch or step with :class:`TrainingStopped`, publishing nothing."""
+    halt = _checker(stop)
     started = time.perf_counter()
     rows = list(rows)
     fingerprint = log_fingerprint(rows)
@@ -65,16 +80,20 @@ def train_behaviour(
         train, held_out = hold_out_last(sequences)
         echo(f"training SASRec on {len(train)} users, {train.num_items} items ({len(rows)} events)")
         try:
-            sequential = train_sequential(train, config, progress, held_out if len(held_out) else None)
+            sequential = train_sequential(train, config, progress, held_out if len(held_out) else None,
+                                          on_epoch=lambda _: halt())
         except ValueError as error:  # too small a log: nobody has two events to learn from
             echo(f"no SASRec this time: {error}")
+    halt()
     behaviour = _fitted(sequences, sequential)
     weights, summary = None, None
     if agent.tune_source_weights:
         choice = tune_weights(behaviour, agent)
         weights, summary = (dict(choice.weights) if choice.tuned else None), choice.summary()
         echo(summary)
+    halt()
     forecast = _forecast(rows, forecast_inputs, echo)
+    halt()
     meta = ArtifactMeta(
         version=new_version(fingerprint), trained_at=datetime.now(timezone.utc), log_fingerprint=fingerprint,
         events=len(rows), users=len({row[0] for row in rows}), items=len({row[1] for row in rows}),

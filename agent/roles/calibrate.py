@@ -121,5 +121,6 @@ def calibrate_in_background(service: ShiftRecService, cases: int, echo: Callable
              f"{', '.join(card.earned()) or 'none (stand-ins serve every role)'}")
 
     thread = threading.Thread(target=run, name="calibrate-roles", daemon=True)
+    service.background.append(thread)
     thread.start()
     return thread

@@ -11,7 +11,7 @@ import pytest
 
 from agent.model_updates import ModelUpdates
 from agent.rankers.artifacts import CURRENT, KEEP_VERSIONS, ArtifactMeta, ArtifactStore
-from agent.rankers.behaviour_training import train_behaviour
+from agent.rankers.behaviour_training import TrainingStopped, train_behaviour
 from agent.service import ShiftRecService
 from serving.settings import load_settings
 from tests.agent_support import TINY_SASREC, loaded_memory
@@ -132,3 +132,37 @@ def test_a_first_start_trains_in_the_background_and_a_due_schedule_retrains(tmp_
     finally:
         service.close()
         memory.close()
+
+
+def test_closing_stops_a_training_under_way_and_leaves_no_thread(tmp_path: Path, monkeypatch, caplog):
+    memory = loaded_memory(tmp_path)
+    base = load_settings(data_dir=tmp_path, cache_dir=tmp_path / "cache").agent_config
+    training = threading.Event()
+
+    def slow_training(*args, stop, **kwargs):  # an epoch that lasts until the service closes
+        training.set()
+        stop.wait(30)
+        raise TrainingStopped("behaviour training stopped: the service is closing")
+
+    monkeypatch.setattr("agent.model_updates.train_behaviour", slow_training)
+    agent = base.agent.model_copy(update={"model_poll_s": 0.05, "tune_source_weights": False})
+    service = ShiftRecService.create(base.model_copy(update={"agent": agent}), memory, None, echo=lambda line: None)
+    try:
+        _wait_for(training.is_set)
+    finally:
+        service.close()
+        memory.close()
+    assert not service.updates._thread.is_alive(), "the training thread ended with the service"
+    assert service.model_version is None and "update failed" not in caplog.text
+
+
+def test_a_stopped_training_raises_before_publishing(tmp_path: Path):
+    memory = loaded_memory(tmp_path)
+    store = ArtifactStore(tmp_path / "models")
+    stop = threading.Event()
+    stop.set()
+    settings = load_settings(data_dir=tmp_path).agent
+    with pytest.raises(TrainingStopped, match="the service is closing"):
+        train_behaviour(list(memory.event_log()), store, settings, progress=False, echo=lambda line: None, stop=stop)
+    assert store.current() is None
+    memory.close()
