@@ -114,10 +114,12 @@ class WriteLog:
 
 
 def chroma_restart_under_writes(url: str, headers: dict, chroma: subprocess.Popen, items: list[str],
-                                writers: int = 4, before_s: float = 3.0, down_s: float = 3.0, after_s: float = 4.0
-                                ) -> tuple[WriteLog, subprocess.Popen]:
+                                writers: int = 4, before_acks: int = 25, down_s: float = 3.0, after_acks: int = 30,
+                                most_s: float = 90.0) -> tuple[WriteLog, subprocess.Popen]:
     """``writers`` clients post single events while the Chroma server is killed (-9) and started again
-    on the same port and folder; returns every answer and the new server process."""
+    on the same port and folder; returns every answer and the new server process. The kill waits for
+    ``before_acks`` acknowledged writes and the drill ends ``after_acks`` after the restart (counts, not
+    seconds: a busy machine writes slower, and the drill must still cover enough writes on both sides)."""
     log, stop = WriteLog(), threading.Event()
 
     def write(worker: int) -> None:
@@ -137,17 +139,20 @@ def chroma_restart_under_writes(url: str, headers: dict, chroma: subprocess.Pope
     threads = [threading.Thread(target=write, args=(worker,)) for worker in range(writers)]
     for thread in threads:
         thread.start()
-    time.sleep(before_s)
-    chroma.kill()
-    chroma.wait()
-    time.sleep(down_s)
-    restarted = subprocess.Popen(chroma.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port = re.search(r"--port', '(\d+)", str(chroma.args)).group(1)
-    _wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/v2/heartbeat"), 60, 0.2)
-    time.sleep(after_s)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        _wait_for(lambda: len(log.acknowledged) >= before_acks, most_s, 0.1)
+        chroma.kill()
+        chroma.wait()
+        time.sleep(down_s)
+        restarted = subprocess.Popen(chroma.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = re.search(r"--port', '(\d+)", str(chroma.args)).group(1)
+        _wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/v2/heartbeat"), 60, 0.2)
+        restarted_at = len(log.acknowledged)
+        _wait_for(lambda: len(log.acknowledged) >= restarted_at + after_acks, most_s, 0.1)
+    finally:  # the writers stop whatever happened, so a failed drill never hangs its caller
+        stop.set()
+        for thread in threads:
+            thread.join()
     return log, restarted
 
 
