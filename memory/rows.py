@@ -7,8 +7,9 @@ Scores are cosine similarities in [-1, 1]; higher is more similar.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,3 +55,22 @@ class Hit:
     id: str
     similarity: float
     metadata: Metadata
+
+
+def result_rows(result: dict[str, Any], vectors: bool) -> Iterator[Row]:
+    """The rows of a Chroma get result (no vectors unless asked: an empty array stands in)."""
+    metadatas = result.get("metadatas") or [None] * len(result["ids"])
+    documents = result.get("documents") or [None] * len(result["ids"])
+    embeddings = result.get("embeddings") if vectors else None
+    for position, row_id in enumerate(result["ids"]):
+        vector = np.asarray(embeddings[position], dtype=np.float32) if embeddings is not None else _NO_VECTOR
+        yield Row(row_id, vector, metadatas[position] or {}, documents[position])
+
+
+_NO_VECTOR = np.zeros(0, dtype=np.float32)
+
+
+def chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    """``values`` in slices of at most ``size`` (Chroma caps ids per call)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

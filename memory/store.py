@@ -1,4 +1,5 @@
-"""Every Chroma call ShiftRec makes. This is the only module that imports chromadb.
+"""Every Chroma call ShiftRec makes; only this module and its read retries (``memory/store_retries.py``)
+import chromadb.
 
 Scores: searches return ``similarity``, the cosine similarity of query and stored vector,
 in [-1, 1]; **higher is more similar** (Chroma's cosine distance is ``1 - similarity``).
@@ -21,7 +22,7 @@ callers check the ``user`` in the metadata of what comes back.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -32,8 +33,9 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
 from memory.edits import NOT_BEHAVIOUR
-from memory.rows import Hit, Metadata, Row
+from memory.rows import Hit, Metadata, Row, chunks, result_rows
 from memory.sqlite_wal import use_write_ahead_log
+from memory.store_retries import RetryingReads
 
 CATALOG_ITEMS = "catalog_items"
 CATALOG_TOPICS = "catalog_topics"
@@ -56,12 +58,7 @@ _GRAPH_BY_COLLECTION: dict[str, dict[str, int]] = {
     CATALOG_TOPICS: _SPARSE_GRAPH,
 }
 _MAX_IDS_PER_GET = 5000
-READ_ATTEMPTS = 4
 _BEHAVIOUR = {"action": {"$nin": list(NOT_BEHAVIOUR)}}  # the log's behaviour events: no edits, no blanks
-
-
-class StoreBusyError(RuntimeError):
-    """The store kept failing a read (a server racing other writers); the request changed nothing."""
 
 
 class StoreMismatchError(RuntimeError):
@@ -150,7 +147,7 @@ class ChromaStore:
 
     def all_topics(self) -> list[Row]:
         result = self._collections[CATALOG_TOPICS].get(include=["embeddings", "metadatas"])
-        return list(_rows(result, vectors=True))
+        return list(result_rows(result, vectors=True))
 
     # ---------------------------------------------------------------- events
     def get_events(self, ids: Sequence[str], vectors: bool = False) -> dict[str, Row]:
@@ -165,7 +162,7 @@ class ChromaStore:
         self._write(EVENTS, rows, upsert=True)
 
     def delete_events(self, ids: Sequence[str]) -> None:
-        for chunk in _chunks(list(ids), self._max_batch):
+        for chunk in chunks(list(ids), self._max_batch):
             self._collections[EVENTS].delete(ids=chunk)
 
     def events_logged_since(self, at: float, limit: int = 20_000) -> list[Metadata]:
@@ -180,27 +177,27 @@ class ChromaStore:
         include = ["metadatas", "embeddings"] if vectors else ["metadatas"]
         where = {"$and": [self._user_filter(user), _BEHAVIOUR]}
         result = self._collections[EVENTS].get(where=where, include=include)
-        return list(_rows(result, vectors=vectors))
+        return list(result_rows(result, vectors=vectors))
 
     def user_log(self, user: str, vectors: bool = False) -> list[Row]:
         """Every entry of the user's log: behaviour events and memory edits."""
         include = ["metadatas", "embeddings"] if vectors else ["metadatas"]
         result = self._collections[EVENTS].get(where=self._user_filter(user), include=include)
-        return list(_rows(result, vectors=vectors))
+        return list(result_rows(result, vectors=vectors))
 
     def user_item_events(self, user: str, items: Sequence[str]) -> list[Row]:
         """The user's events on these items (what forgetting an item deletes)."""
         if not items:
             return []
         where = {"$and": [self._user_filter(user), {"item": {"$in": sorted(set(items))}}]}
-        return list(_rows(self._collections[EVENTS].get(where=where, include=["metadatas"]), vectors=False))
+        return list(result_rows(self._collections[EVENTS].get(where=where, include=["metadatas"]), vectors=False))
 
     def users_events(self, users: Sequence[str]) -> list[Row]:
         """Every log row (events and edits) of these users, metadata only (loading a user's memory)."""
         rows: list[Row] = []
-        for chunk in _chunks(sorted(set(users)), 100):
+        for chunk in chunks(sorted(set(users)), 100):
             result = self._collections[EVENTS].get(where=self._user_filter(*chunk), include=["metadatas"])
-            rows.extend(_rows(result, vectors=False))
+            rows.extend(result_rows(result, vectors=False))
         return rows
 
     def all_event_metadata(self, page_size: int = 5000) -> Iterator[list[Metadata]]:
@@ -221,7 +218,7 @@ class ChromaStore:
         self._write(RECORDS, [row], upsert=True)
 
     def delete_records(self, ids: Sequence[str]) -> None:
-        for chunk in _chunks(list(ids), self._max_batch):
+        for chunk in chunks(list(ids), self._max_batch):
             self._collections[RECORDS].delete(ids=chunk)
 
     def user_record(self, user: str, record_id: str) -> Row | None:
@@ -232,7 +229,7 @@ class ChromaStore:
     def user_records(self, user: str, limit: int | None = 20) -> list[Row]:
         """The user's latest records, newest first (``limit`` None: all of them)."""
         result = self._collections[RECORDS].get(where=self._user_filter(user), include=["metadatas", "documents"])
-        rows = sorted(_rows(result, vectors=False), key=lambda row: -float(row.metadata.get("created", 0)))
+        rows = sorted(result_rows(result, vectors=False), key=lambda row: -float(row.metadata.get("created", 0)))
         return rows[:limit]
 
     # ---------------------------------------------------------------- a user's documents (sessions, caches)
@@ -252,7 +249,7 @@ class ChromaStore:
 
     def user_documents(self, user: str, kind: str) -> list[Row]:
         where = {"$and": [self._user_filter(user), {"kind": kind}]}
-        return list(_rows(self._collections[RECORDS].get(where=where, include=["metadatas", "documents"]), False))
+        return list(result_rows(self._collections[RECORDS].get(where=where, include=["metadatas", "documents"]), False))
 
     # ---------------------------------------------------------------- a lock per user, for checkpoints
     def try_lock(self, row_id: str, user: str, owner: str, ttl_s: float) -> bool:
@@ -282,7 +279,7 @@ class ChromaStore:
         self._write(STATE, rows, upsert=True)
 
     def delete_state(self, ids: Sequence[str]) -> None:
-        for chunk in _chunks(list(ids), self._max_batch):
+        for chunk in chunks(list(ids), self._max_batch):
             self._collections[STATE].delete(ids=chunk)
 
     def get_state(self, ids: Sequence[str]) -> dict[str, Row]:
@@ -294,9 +291,9 @@ class ChromaStore:
     def users_state(self, users: Sequence[str]) -> list[Row]:
         """Every state row of these users, with vectors (loading a user's memory)."""
         rows: list[Row] = []
-        for chunk in _chunks(sorted(set(users)), 500):
+        for chunk in chunks(sorted(set(users)), 500):
             result = self._collections[STATE].get(where=self._user_filter(*chunk), include=["metadatas", "embeddings"])
-            rows.extend(_rows(result, vectors=True))
+            rows.extend(result_rows(result, vectors=True))
         return rows
 
     # ---------------------------------------------------------------- privacy
@@ -306,7 +303,7 @@ class ChromaStore:
         for name in PER_USER_COLLECTIONS:
             collection = self._collections[name]
             ids = collection.get(where=self._user_filter(user), include=[])["ids"]
-            for chunk in _chunks(ids, self._max_batch):
+            for chunk in chunks(ids, self._max_batch):
                 collection.delete(ids=chunk)
             removed[name] = len(ids)
         return removed
@@ -349,7 +346,7 @@ class ChromaStore:
             collection = self._client.get_collection(name, embedding_function=None)
         except Exception:  # not found: chromadb's error type differs between client kinds
             graph = _GRAPH_BY_COLLECTION.get(like or name, {})
-            return _RetryingReads(self._client.create_collection(
+            return RetryingReads(self._client.create_collection(
                 name,
                 embedding_function=None,
                 metadata=expected,
@@ -361,11 +358,11 @@ class ChromaStore:
                 f"collection {name!r} was built with {found['embedder']} ({found['dimension']}-d vectors) but "
                 f"{self.embedder_name} ({self.dimension}-d) is configured: use a new data_dir or the same embedder."
             )
-        return _RetryingReads(collection)
+        return RetryingReads(collection)
 
     def _write(self, name: str, rows: Sequence[Row], upsert: bool) -> None:
         collection = self._collections[name]
-        for chunk in _chunks(list(rows), self._max_batch):
+        for chunk in chunks(list(rows), self._max_batch):
             arguments: dict[str, Any] = {
                 "ids": [row.id for row in chunk],
                 "embeddings": np.stack([row.vector for row in chunk]).astype(np.float32),
@@ -378,9 +375,9 @@ class ChromaStore:
     def _get(self, name: str, ids: Sequence[str], vectors: bool, documents: bool) -> dict[str, Row]:
         include = ["metadatas"] + (["embeddings"] if vectors else []) + (["documents"] if documents else [])
         found: dict[str, Row] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids)), _MAX_IDS_PER_GET):
+        for chunk in chunks(list(dict.fromkeys(ids)), _MAX_IDS_PER_GET):
             result = self._collections[name].get(ids=chunk, include=include)
-            found.update((row.id, row) for row in _rows(result, vectors=vectors))
+            found.update((row.id, row) for row in result_rows(result, vectors=vectors))
         return found
 
     def _query_many(
@@ -400,49 +397,3 @@ class ChromaStore:
              for row_id, distance, metadata in zip(ids, distances, metadatas)]
             for ids, distances, metadatas in zip(result["ids"], result["distances"], result["metadatas"])
         ]
-
-
-class _RetryingReads:
-    """A collection whose reads are tried again when a Chroma server fails one that raced another process's
-    delete ("Error finding id", seen with three API workers writing at once); writes pass through as they are."""
-
-    def __init__(self, collection: Any):
-        self._collection = collection
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._collection, name)
-
-    def get(self, **kwargs: Any) -> Any:
-        return _read_again(self._collection.get, kwargs)
-
-    def query(self, **kwargs: Any) -> Any:
-        return _read_again(self._collection.query, kwargs)
-
-
-def _read_again(read: Any, kwargs: dict[str, Any]) -> Any:
-    for attempt in range(1, READ_ATTEMPTS + 1):
-        try:
-            return read(**kwargs)
-        except chromadb.errors.InternalError as error:
-            if attempt == READ_ATTEMPTS:
-                raise StoreBusyError(f"the memory store failed a read {READ_ATTEMPTS} times ({error}); nothing was "
-                                     "changed: send the request again") from error
-            time.sleep(0.02 * attempt)
-    raise AssertionError("unreachable")
-
-
-def _rows(result: dict[str, Any], vectors: bool) -> Iterator[Row]:
-    metadatas = result.get("metadatas") or [None] * len(result["ids"])
-    documents = result.get("documents") or [None] * len(result["ids"])
-    embeddings = result.get("embeddings") if vectors else None
-    for position, row_id in enumerate(result["ids"]):
-        vector = np.asarray(embeddings[position], dtype=np.float32) if embeddings is not None else _NO_VECTOR
-        yield Row(row_id, vector, metadatas[position] or {}, documents[position])
-
-
-_NO_VECTOR = np.zeros(0, dtype=np.float32)
-
-
-def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

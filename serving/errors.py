@@ -20,7 +20,7 @@ from agent.service_models import UnknownItemError
 from memory.editing import EditRefusedError, UnknownNodeError
 from memory.ingest import ConcurrentWriteError, IngestError, MemoryWriteError
 from memory.service_models import UnknownUserError
-from memory.store import StoreBusyError
+from memory.store_retries import StoreBusyError
 from serving.api_models import ErrorBody, ErrorDetail, ErrorResponse, UnknownTopicError
 
 logger = logging.getLogger("serving.app")

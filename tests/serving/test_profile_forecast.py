@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from agent.forecast.shown import NO_FORECAST
 from serving.api_models import ProfileView, ShiftView
 from serving.app import create_app
-from serving.cli import forecast_lines
+from serving.cli_answers import forecast_lines
 from serving.settings import ApiSettings
 from tests.agent_support import SchemaLLM, build_service
 from tests.forecast_support import ForecastingService, movie_forecast, node_ids_in
