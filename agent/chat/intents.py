@@ -11,6 +11,7 @@ by the data's hash.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -124,8 +125,13 @@ class IntentClassifier:
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one classifier per service; a turn asks for a message twice
+    def of(self, text: str) -> np.ndarray:
+        """The probabilities of one message (the reader and the router both ask for them)."""
+        return self.probabilities([text])[0]
+
     def classify(self, text: str) -> RoutedIntent:
-        probabilities = self.probabilities([text])[0]
+        probabilities = self.of(text)
         best = int(probabilities.argmax())
         return RoutedIntent(INTENTS[best], float(probabilities[best]), "classifier")
 

@@ -185,7 +185,7 @@ class TurnReader:
         classifier = getattr(self._router, "classifier", None)
         if classifier is None or turn.question is not None:
             return turn
-        probabilities = classifier.probabilities([message])[0]
+        probabilities = classifier.of(message).copy()
         best = INTENTS[int(probabilities.argmax())]
         exact = slots.count is not None or slots.year_from is not None or slots.year_to is not None \
             or slots.like_items or slots.like_position is not None or slots.like_recent
@@ -204,7 +204,7 @@ class TurnReader:
         classifier = getattr(self._router, "classifier", None)
         if routed.source != "classifier" or classifier is None:
             return turn
-        probabilities = classifier.probabilities([message])[0]
+        probabilities = classifier.of(message).copy()
         if turn.intent == Intent.EDIT:
             guessed = self._guessed_edit_turn(text, slots, context, turn.confidence) if turn.confidence >= SURE_EDIT \
                 else None

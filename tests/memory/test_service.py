@@ -291,20 +291,32 @@ def test_events_logged_by_another_process_are_folded_in_before_the_next_write(me
     assert memory.seen_items("zed") == {"sf1", "sf2", "sf3"}
 
 
-def test_a_writer_racing_for_the_same_log_position_retries_and_loses_nothing(memory: InterestMemory,
-                                                                               monkeypatch: pytest.MonkeyPatch):
+def _rival_before_each_add(memory: InterestMemory, patch: pytest.MonkeyPatch, rival_write) -> InterestMemory:
+    """A second process on amy's log whose ``rival_write(rival, rows)`` lands between ``memory``'s check of
+    the log position and its add."""
     memory.record(event("amy", "sf1", 0))
     rival = InterestMemory.open(memory.settings, memory.embedder)
     real_add = memory.store.add_events
-    attempts = []
 
     def add_just_after_the_rival(rows):
-        attempts.append([row.metadata["seq"] for row in rows])
-        rival.record(event("amy", "sf2", 1))  # takes log position 2 between our check and our add (once)
+        rival_write(rival, rows)
         real_add(rows)
 
+    patch.setattr(memory.store, "add_events", add_just_after_the_rival)
+    return rival
+
+
+def test_a_writer_racing_for_the_same_log_position_retries_and_loses_nothing(memory: InterestMemory,
+                                                                               monkeypatch: pytest.MonkeyPatch):
+    attempts = []
+
+    def once(rival, rows):
+        attempts.append([row.metadata["seq"] for row in rows])
+        if len(attempts) == 1:
+            rival.record(event("amy", "sf2", 1))  # takes log position 2 between our check and our add (once)
+
     with monkeypatch.context() as patch:
-        patch.setattr(memory.store, "add_events", add_just_after_the_rival)
+        rival = _rival_before_each_add(memory, patch, once)
         assert memory.record(event("amy", "sf3", 2)).applied
     assert attempts == [[2], [3]], "lost the race for position 2, stored at 3 after folding the rival's event in"
     assert memory.digest("amy").events == 3 and rival.digest("amy").events == 3
@@ -313,21 +325,16 @@ def test_a_writer_racing_for_the_same_log_position_retries_and_loses_nothing(mem
 
 def test_a_writer_that_always_loses_is_refused_and_keeps_nothing(memory: InterestMemory,
                                                                  monkeypatch: pytest.MonkeyPatch):
-    memory.record(event("amy", "sf1", 0))
-    rival = InterestMemory.open(memory.settings, memory.embedder)
-    real_add = memory.store.add_events
     rivals = iter(range(100))
 
-    def add_just_after_a_rival(rows):
-        rival.record(event("amy", f"com{next(rivals) % 24}", 10 + len(rows)))  # a new rival event every time
-        real_add(rows)
+    def every_time(rival, rows):  # a new rival event every time
+        rival.record(event("amy", f"com{next(rivals) % 24}", 10 + len(rows)))
 
     with monkeypatch.context() as patch:
-        patch.setattr(memory.store, "add_events", add_just_after_a_rival)
+        rival = _rival_before_each_add(memory, patch, every_time)
         with pytest.raises(ConcurrentWriteError, match="another process logged events for amy"):
             memory.record(event("amy", "sf3", 2))
     assert "sf3" not in rival.seen_items("amy"), "the loser kept nothing"
-
 
 
 def test_a_snapshot_is_a_consistent_view_and_the_next_one_catches_up(memory_backend: str | None, tmp_path: Path):

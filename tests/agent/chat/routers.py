@@ -18,5 +18,8 @@ class SureRouter:
         rest = 0.1 / (len(INTENTS) - 1)
         return np.array([[0.9 if intent == self._intent else rest for intent in INTENTS] for _ in texts])
 
+    def of(self, text: str):
+        return self.probabilities([text])[0]
+
     def route(self, text: str) -> RoutedIntent:
         return RoutedIntent(self._intent, 0.9, "classifier")
