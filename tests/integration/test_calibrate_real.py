@@ -5,8 +5,6 @@ it shows won."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from agent.roles.calibrate import calibrate
@@ -16,13 +14,11 @@ from agent.roles.stats import earns
 from agent.service import ShiftRecService
 
 pytestmark = pytest.mark.integration
-CASES = 4  # a small seeded sample: CI keeps calibration under 3 minutes
+CASES = 4  # a small seeded sample; its duration is measured by `shiftrec bench roles`, not asserted here
 
 
 def test_the_real_model_is_calibrated_role_by_role_against_its_stand_ins(movielens_service: ShiftRecService):
-    started = time.perf_counter()
     card = calibrate(movielens_service, CASES, seed=0, progress=False)
-    assert time.perf_counter() - started < 180
     assert card.model == movielens_service.llm.model_id and set(card.roles) == {role.value for role in ROLES}
     assert movielens_service.shift_adapter is None  # no adapter trained here: the role says so and stays shut
     adapter_role = card.roles[Role.SHIFT_FORECAST.value]
