@@ -81,6 +81,7 @@ class EditSupport:
         titles = self.item_titles(getattr(request, "items", []))
         shown = ", ".join(titles.values()) or f"{result.events} events"
         undone = undone_words(result.undone, labels, self._event_titles(user)) if result.undone else None
+        shapes, stays, them = ("shapes", "it stays", "it") if len(titles) == 1 else ("shape", "they stay", "them")
         text = {
             EditKind.FADE: f"Done: {names} fades from what I know about you ({result.events} past {plural} count "
                            "less now; your history stays). Say \"undo\" to take it back.",
@@ -88,10 +89,8 @@ class EditSupport:
             EditKind.UNPIN: f"Unpinned {names}: lists no longer have to hold it.",
             EditKind.FORGET: f"Forgotten: {shown} is erased from your history ({result.events} events). This "
                              "cannot be undone.",
-            EditKind.NOT_MINE: (f"Done: {shown} no longer shapes your interests; it stays in your history. Say "
-                                "\"undo\" to count it again." if len(titles) == 1 else
-                                f"Done: {shown} no longer shape your interests; they stay in your history. Say "
-                                "\"undo\" to count them again."),
+            EditKind.NOT_MINE: f"Done: {shown} no longer {shapes} your interests; {stays} in your history. Say "
+                               f"\"undo\" to count {them} again.",
             EditKind.UNDO: f"Undone: {undone}." if undone else "Undone.",
         }[edit.kind]
         return EditOutcome(kind=edit.kind, edit_id=edit.id, text=text, version=result.version, events=result.events,

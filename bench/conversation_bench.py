@@ -13,6 +13,7 @@ and a held-out set no rule was written from.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -204,7 +205,7 @@ def run_script(service: ShiftRecService, script: dict, tally: Tally) -> None:
 def _intent_set(service: ShiftRecService, rows: list[dict], user: str, into: dict) -> None:
     """Each message read in a session with a list on screen (what "no horror tonight" answers)."""
     shown = service.recommend(user, explain=False)
-    trained_on = {_plain(text) for text, _ in training_rows()}
+    trained_on = _training_texts()
     for index, row in enumerate(rows):
         session = f"intent-{into['total']}-{index}"
         service.conversations.remember_list(session, user, shown)
@@ -217,6 +218,12 @@ def _intent_set(service: ShiftRecService, rows: list[dict], user: str, into: dic
         into["right_unseen"] += ok and not seen
         if not ok:
             into["misses"].append([row["text"], row["intent"], reading.intent.value])
+
+
+@functools.cache
+def _training_texts() -> frozenset[str]:
+    """The classifier's training messages, normalised (read once per run, not per intent set)."""
+    return frozenset(_plain(text) for text, _ in training_rows())
 
 
 def _plain(text: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import sparse
+from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -120,10 +121,7 @@ class IntentClassifier:
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         features = _features(np.asarray(self._embed(texts), dtype=np.float32), self._words, self._chars, texts)
-        logits = np.asarray(features @ self._coef.T) + self._intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(np.asarray(features @ self._coef.T) + self._intercept, axis=1)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one classifier per service; a turn asks for a message twice
     def of(self, text: str) -> np.ndarray:

@@ -185,7 +185,7 @@ class TurnReader:
         classifier = getattr(self._router, "classifier", None)
         if classifier is None or turn.question is not None:
             return turn
-        probabilities = classifier.of(message).copy()
+        probabilities = classifier.of(message)
         best = INTENTS[int(probabilities.argmax())]
         exact = slots.count is not None or slots.year_from is not None or slots.year_to is not None \
             or slots.like_items or slots.like_position is not None or slots.like_recent
